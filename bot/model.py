@@ -1,0 +1,135 @@
+"""Plain data that flows between the pipeline's stages.
+
+fetch → parse → store → match → summarise → deliver. Every stage takes and returns these types, so no
+stage needs to import another stage's internals. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+#: Fields of an entry a rule may look at (see ``Rule.fields``).
+ENTRY_FIELDS: tuple[str, ...] = ("title", "summary", "content", "link", "author", "source", "tags")
+
+
+@dataclass(slots=True)
+class Entry:
+    """One feed item as the parse stage hands it on: plain text, UTC dates, a stable identity.
+
+    ``key`` is the item's identity within its feed: its guid/id, else its normalised link, else a hash
+    of title + link (see ``bot.parse.normalise.entry_key``). ``link`` is an http(s) URL or ``""``.
+    """
+
+    key: str
+    title: str = ""
+    link: str = ""
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    author: str = ""
+    source: str = ""
+    source_url: str = ""
+    tags: tuple[str, ...] = ()
+    guid: str = ""
+
+    def field_text(self, name: str) -> str:
+        """The text of one matchable field (``tags`` joined by `` · ``)."""
+        if name == "tags":
+            return " · ".join(self.tags)
+        value = getattr(self, name)
+        return value if isinstance(value, str) else ""
+
+
+@dataclass(slots=True)
+class ParsedFeed:
+    """What the parse stage made of a body. ``error`` is set (in words) when nothing could be read."""
+
+    entries: list[Entry] = field(default_factory=list)
+    title: str = ""
+    link: str = ""
+    ttl_seconds: int | None = None
+    warning: str | None = None
+    error: str | None = None
+    parser: str = ""
+
+
+FetchStatus = Literal["ok", "not_modified", "error"]
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """What the fetch stage got. ``error`` says in words why a fetch failed."""
+
+    status: FetchStatus
+    url: str
+    final_url: str = ""
+    http_status: int | None = None
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One term found in one field: ``text[start:end]`` of the *original* field text matched."""
+
+    term: str
+    field: str
+    start: int
+    end: int
+    text: str
+    kind: Literal["keyword", "all", "exclude", "regex"] = "keyword"
+
+
+Verdict = Literal[
+    "matched",  # the rule fires
+    "excluded",  # a keyword matched but an exclude term was present
+    "missing_all",  # a keyword matched but a required `all` term was absent
+    "no_match",  # no keyword or regex matched
+    "other_feed",  # the rule does not apply to this feed
+    "disabled",  # the rule is disabled or paused
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """How one rule judged one entry, with the evidence: every hit that decided it."""
+
+    rule: str
+    verdict: Verdict
+    hits: tuple[Hit, ...] = ()
+    missing: tuple[str, ...] = ()
+
+    @property
+    def fired(self) -> bool:
+        return self.verdict == "matched"
+
+    def reason(self) -> str:
+        """One line in words: why the rule fired or did not."""
+        found = ", ".join(
+            sorted({f"{h.term!r} in {h.field}" for h in self.hits if h.kind != "exclude"})
+        )
+        if self.verdict == "matched":
+            return f"matched {found}"
+        if self.verdict == "excluded":
+            excl = ", ".join(
+                sorted({f"{h.term!r} in {h.field}" for h in self.hits if h.kind == "exclude"})
+            )
+            return f"excluded by {excl} (had {found})"
+        if self.verdict == "missing_all":
+            return f"had {found} but not {', '.join(repr(m) for m in self.missing)}"
+        if self.verdict == "other_feed":
+            return "rule does not watch this feed"
+        if self.verdict == "disabled":
+            return "rule is disabled"
+        return "no keyword matched"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

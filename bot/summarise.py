@@ -1,0 +1,158 @@
+"""The summarise stage: an entry and the rules it fired become an ``Alert`` — pure, no I/O.
+
+The summary is plain text of at most ``SUMMARY_LIMIT`` characters: the lead sentence, then the sentences
+holding a matched word, in document order, trimmed at a word boundary with an ellipsis.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.model import Entry, RuleOutcome
+
+SUMMARY_LIMIT = 400
+SEVERITY_ORDER = {"low": 0, "normal": 1, "high": 2, "critical": 3}
+
+# A sentence ends at . ! ? … or the Arabic/CJK stops, followed by space (or, for CJK, by anything).
+_SENTENCE = re.compile(r"[^.!?…。！？؟]+(?:[.!?…]+(?=\s|$)|[。！？؟]+|$)\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMatch:
+    rule: str
+    terms: tuple[str, ...]
+    severity: str = "normal"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Everything a sink needs to show one item to one channel. Stored as JSON in the outbox."""
+
+    feed: str
+    title: str
+    link: str
+    summary: str
+    matches: tuple[AlertMatch, ...]
+    severity: str = "normal"
+    mentions: tuple[str, ...] = ()
+    highlights: tuple[str, ...] = ()  # matched words as they appear in the text, to mark in bold
+    published: str | None = None  # ISO 8601 UTC
+    source: str = ""  # publisher
+    author: str = ""
+    feed_title: str = ""
+    item_key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        data = dict(data)
+        data["matches"] = tuple(
+            AlertMatch(m["rule"], tuple(m["terms"]), m.get("severity", "normal"))
+            for m in data.get("matches", ())
+        )
+        for key in ("mentions", "highlights"):
+            data[key] = tuple(data.get(key, ()))
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def matched_line(self) -> str:
+        """``rule · keyword, keyword; rule2 · keyword``."""
+        return "; ".join(f"{m.rule} · {', '.join(m.terms)}" for m in self.matches)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def trim(text: str, limit: int, ellipsis: str = "…") -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, ending in an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= len(ellipsis):
+        return ellipsis[:limit]
+    cut = text[: limit - len(ellipsis) + 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    else:
+        cut = cut[: limit - len(ellipsis)]
+    return cut.rstrip(" ,;:-–—") + ellipsis
+
+
+def summary_text(entry: Entry, highlights: tuple[str, ...], limit: int = SUMMARY_LIMIT) -> str:
+    """The lead sentence plus the later sentences holding a highlight, at most ``limit`` characters.
+
+    Sentences are added in document order while they fit; the first sentence holding a match is always
+    added (trimmed if need be), so the reader sees why the item alerted."""
+    parts = sentences(entry.summary or entry.content)
+    if not parts:
+        return ""
+    lowered = [h.casefold() for h in highlights if h.strip()]
+    lead_has_match = any(h in parts[0].casefold() for h in lowered)
+    text = parts[0]
+    for sentence in parts[1:]:
+        if not any(h in sentence.casefold() for h in lowered):
+            continue
+        if len(text) + 1 + len(sentence) <= limit:
+            text = f"{text} {sentence}"
+        elif not lead_has_match:
+            # Make room for the sentence that explains the alert by shortening the lead.
+            room = max(limit // 3, limit - len(sentence) - 1)
+            text = f"{trim(text, room)} {sentence}"
+        lead_has_match = True
+    return trim(text, limit)
+
+
+def summarise(
+    entry: Entry,
+    outcomes: list[RuleOutcome],
+    *,
+    feed: str,
+    feed_title: str = "",
+    severities: dict[str, str] | None = None,
+    mentions: dict[str, tuple[str, ...]] | None = None,
+) -> Alert:
+    """One ``Alert`` for ``entry`` from the rules that fired (``outcomes`` with verdict ``matched``)."""
+    severities = severities or {}
+    mentions = mentions or {}
+    fired = [o for o in outcomes if o.fired]
+    matches = tuple(
+        AlertMatch(
+            o.rule,
+            tuple(dict.fromkeys(h.term for h in o.hits if h.kind in ("keyword", "regex"))),
+            severities.get(o.rule, "normal"),
+        )
+        for o in fired
+    )
+    highlights = tuple(
+        dict.fromkeys(
+            h.text for o in fired for h in o.hits if h.kind != "exclude" and h.text.strip()
+        )
+    )
+    severity = max(
+        (m.severity for m in matches), key=lambda s: SEVERITY_ORDER.get(s, 1), default="normal"
+    )
+    roles = tuple(dict.fromkeys(r for o in fired for r in mentions.get(o.rule, ())))
+    published: datetime | None = entry.published
+    return Alert(
+        feed=feed,
+        feed_title=feed_title,
+        title=entry.title or entry.link or "(untitled)",
+        link=entry.link,
+        summary=summary_text(entry, highlights),
+        matches=matches,
+        severity=severity,
+        mentions=roles,
+        highlights=highlights,
+        published=published.isoformat() if published else None,
+        source=entry.source,
+        author=entry.author,
+        item_key=entry.key,
+    )
