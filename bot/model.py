@@ -112,15 +112,11 @@ class RuleOutcome:
 
     def reason(self) -> str:
         """One line in words: why the rule fired or did not."""
-        found = ", ".join(
-            sorted({f"{h.term!r} in {h.field}" for h in self.hits if h.kind != "exclude"})
-        )
+        found = ", ".join(sorted({f"{h.term!r} in {h.field}" for h in self.hits if h.kind != "exclude"}))
         if self.verdict == "matched":
             return f"matched {found}"
         if self.verdict == "excluded":
-            excl = ", ".join(
-                sorted({f"{h.term!r} in {h.field}" for h in self.hits if h.kind == "exclude"})
-            )
+            excl = ", ".join(sorted({f"{h.term!r} in {h.field}" for h in self.hits if h.kind == "exclude"}))
             return f"excluded by {excl} (had {found})"
         if self.verdict == "missing_all":
             return f"had {found} but not {', '.join(repr(m) for m in self.missing)}"

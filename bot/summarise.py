@@ -132,13 +132,9 @@ def summarise(
         for o in fired
     )
     highlights = tuple(
-        dict.fromkeys(
-            h.text for o in fired for h in o.hits if h.kind != "exclude" and h.text.strip()
-        )
+        dict.fromkeys(h.text for o in fired for h in o.hits if h.kind != "exclude" and h.text.strip())
     )
-    severity = max(
-        (m.severity for m in matches), key=lambda s: SEVERITY_ORDER.get(s, 1), default="normal"
-    )
+    severity = max((m.severity for m in matches), key=lambda s: SEVERITY_ORDER.get(s, 1), default="normal")
     roles = tuple(dict.fromkeys(r for o in fired for r in mentions.get(o.rule, ())))
     published: datetime | None = entry.published
     return Alert(

@@ -60,9 +60,7 @@ class _TermSet:
         alts = "|".join(f"(?P<t{i}>{_term_pattern(t)})" for i, t in enumerate(ts))
         return cls(ts, re.compile(alts))
 
-    def find(
-        self, field: str, folded: str, offsets: list[int], original: str, kind: str
-    ) -> list[Hit]:
+    def find(self, field: str, folded: str, offsets: list[int], original: str, kind: str) -> list[Hit]:
         if self.pattern is None:
             return []
         hits = []
@@ -106,9 +104,7 @@ class Matcher:
             for r in config.rules
         ]
 
-    def match(
-        self, entry: Entry, feed: Feed | None = None, now: datetime | None = None
-    ) -> list[RuleOutcome]:
+    def match(self, entry: Entry, feed: Feed | None = None, now: datetime | None = None) -> list[RuleOutcome]:
         """One outcome per rule, in file order. ``feed=None`` applies every rule regardless of ``feeds``."""
         now = now or utcnow()
         cache: dict[str, tuple[str, list[int], str]] = {}
@@ -139,9 +135,7 @@ class Matcher:
             if not hits:
                 out.append(RuleOutcome(rule.name, "no_match"))
                 continue
-            excluded = [
-                h for name in rule.fields for h in cr.exclude.find(name, *folded(name), "exclude")
-            ]
+            excluded = [h for name in rule.fields for h in cr.exclude.find(name, *folded(name), "exclude")]
             if excluded:
                 out.append(RuleOutcome(rule.name, "excluded", tuple(hits + excluded)))
                 continue

@@ -160,9 +160,7 @@ class _Validator:
         rules = self.rules(doc, feeds, defaults)
         if self.problems:
             raise RulesError(self.problems)
-        return Config(
-            path=self.path, version=1, defaults=defaults, feeds=tuple(feeds), rules=tuple(rules)
-        )
+        return Config(path=self.path, version=1, defaults=defaults, feeds=tuple(feeds), rules=tuple(rules))
 
     def unknown_keys(self, node: CommentedMap, allowed: tuple[str, ...], what: str) -> None:
         for key in node:
@@ -187,9 +185,7 @@ class _Validator:
         return Defaults(
             channel=channel,
             interval=interval,
-            backfill=self.duration(
-                node, "backfill", "defaults.backfill", base.backfill, allow_zero=True
-            ),
+            backfill=self.duration(node, "backfill", "defaults.backfill", base.backfill, allow_zero=True),
             max_age=self.duration(node, "max_age", "defaults.max_age", base.max_age),
             webhook=self.webhook(node, "defaults.webhook"),
         )
@@ -226,9 +222,7 @@ class _Validator:
                     seen[name] = pos[0] + 1
             avatar = self.optional_str(item, "avatar", f"feed {name!r} avatar")
             if avatar and not _is_http_url(avatar):
-                self.at(
-                    self.value_pos(item, "avatar"), f"feed {name!r} avatar must be an http(s) URL"
-                )
+                self.at(self.value_pos(item, "avatar"), f"feed {name!r} avatar must be an http(s) URL")
             out.append(
                 Feed(
                     name=name or "",
@@ -304,9 +298,7 @@ class _Validator:
                 if isinstance(item["enabled"], bool):
                     enabled = item["enabled"]
                 else:
-                    self.at(
-                        self.value_pos(item, "enabled"), f"{label} enabled must be true or false"
-                    )
+                    self.at(self.value_pos(item, "enabled"), f"{label} enabled must be true or false")
             out.append(
                 Rule(
                     name=name or "",
@@ -322,8 +314,7 @@ class _Validator:
                     severity=severity,
                     enabled=enabled,
                     paused_until=self.timestamp(item, "paused_until", f"{label} paused_until"),
-                    description=self.optional_str(item, "description", f"{label} description")
-                    or "",
+                    description=self.optional_str(item, "description", f"{label} description") or "",
                     line=pos[0] + 1,
                 )
             )
@@ -412,11 +403,7 @@ class _Validator:
         if key not in node or node[key] is None:
             return None
         value = node[key]
-        text = (
-            str(value).strip()
-            if isinstance(value, str | int) and not isinstance(value, bool)
-            else None
-        )
+        text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else None
         if text is None or not SNOWFLAKE.fullmatch(text):
             self.at(
                 self.value_pos(node, key),
@@ -434,11 +421,7 @@ class _Validator:
         for i, v in enumerate(items):
             text = str(v).strip() if isinstance(v, str | int) and not isinstance(v, bool) else ""
             if not SNOWFLAKE.fullmatch(text):
-                pos = (
-                    _item_pos(value, i)
-                    if isinstance(value, CommentedSeq)
-                    else self.value_pos(node, key)
-                )
+                pos = _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, key)
                 self.at(pos, f"{label}: {v!r} is not a role id (17–20 digits)")
             else:
                 out.append(text)
@@ -461,9 +444,7 @@ class _Validator:
             return None
         return value.strip()
 
-    def str_list(
-        self, node: CommentedMap, key: str, label: str, *, allow_empty: bool = False
-    ) -> list[str]:
+    def str_list(self, node: CommentedMap, key: str, label: str, *, allow_empty: bool = False) -> list[str]:
         if key not in node:
             return []
         value = node[key]
@@ -483,11 +464,7 @@ class _Validator:
         out: list[str] = []
         for i, v in enumerate(value):
             if isinstance(v, bool) or not isinstance(v, str | int | float) or not str(v).strip():
-                pos = (
-                    _item_pos(value, i)
-                    if isinstance(value, CommentedSeq)
-                    else self.value_pos(node, key)
-                )
+                pos = _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, key)
                 self.at(pos, f"{label}: entry {i + 1} must be non-empty text, not {v!r}")
             else:
                 out.append(str(v).strip())
@@ -499,11 +476,7 @@ class _Validator:
         for i, term in enumerate(terms):
             problem = term_problem(term)
             if problem:
-                pos = (
-                    _item_pos(value, i)
-                    if isinstance(value, CommentedSeq)
-                    else self.value_pos(node, key)
-                )
+                pos = _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, key)
                 self.at(pos, f"{label} {key}: {problem}")
         return terms
 
@@ -514,9 +487,7 @@ class _Validator:
             problem = regex_problem(pattern)
             if problem:
                 pos = (
-                    _item_pos(value, i)
-                    if isinstance(value, CommentedSeq)
-                    else self.value_pos(node, "regex")
+                    _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, "regex")
                 )
                 self.at(pos, f"{label} regex {pattern!r} is invalid: {problem}")
         return patterns
@@ -529,9 +500,7 @@ class _Validator:
         for i, f in enumerate(fields):
             if f not in ENTRY_FIELDS:
                 pos = (
-                    _item_pos(value, i)
-                    if isinstance(value, CommentedSeq)
-                    else self.value_pos(node, "fields")
+                    _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, "fields")
                 )
                 self.at(
                     pos,
@@ -539,17 +508,11 @@ class _Validator:
                 )
         return [f for f in fields if f in ENTRY_FIELDS] or list(DEFAULT_FIELDS)
 
-    def feed_refs(
-        self, node: CommentedMap, label: str, names: set[str], tags: set[str]
-    ) -> list[str]:
+    def feed_refs(self, node: CommentedMap, label: str, names: set[str], tags: set[str]) -> list[str]:
         refs = self.str_list(node, "feeds", f"{label} feeds")
         value = node.get("feeds")
         for i, ref in enumerate(refs):
-            pos = (
-                _item_pos(value, i)
-                if isinstance(value, CommentedSeq)
-                else self.value_pos(node, "feeds")
-            )
+            pos = _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, "feeds")
             if ref.startswith("tag:"):
                 if ref[4:] not in tags:
                     self.at(
