@@ -167,7 +167,8 @@ class _Validator:
             if key not in allowed:
                 self.at(
                     self.key_pos(node, key),
-                    f"unknown {what} {key!r}{_suggest(str(key), allowed) or '; allowed: ' + ', '.join(allowed)}",
+                    f"unknown {what} {key!r}"
+                    + (_suggest(str(key), allowed) or "; allowed: " + ", ".join(allowed)),
                 )
 
     # -- sections ----------------------------------------------------------------------------------
@@ -504,7 +505,8 @@ class _Validator:
                 )
                 self.at(
                     pos,
-                    f"{label} fields: unknown field {f!r}{_suggest(f, ENTRY_FIELDS)} (one of {', '.join(ENTRY_FIELDS)})",
+                    f"{label} fields: unknown field {f!r}{_suggest(f, ENTRY_FIELDS)}"
+                    f" (one of {', '.join(ENTRY_FIELDS)})",
                 )
         return [f for f in fields if f in ENTRY_FIELDS] or list(DEFAULT_FIELDS)
 
