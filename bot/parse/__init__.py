@@ -23,7 +23,7 @@ def parse_feed(body: bytes, url: str = "", headers: Mapping[str, str] | None = N
     ``ParsedFeed.error`` (nothing readable) or ``.warning`` (read, but the document was broken)."""
     try:
         return _parse(body, url, dict(headers or {}))
-    except Exception as exc:  # noqa: BLE001 — a parser bug must never take the poller down
+    except Exception as exc:  # a parser bug must never take the poller down
         return ParsedFeed(error=f"parser failed: {type(exc).__name__}: {exc}"[:300], parser="none")
 
 
