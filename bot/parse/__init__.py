@@ -1,7 +1,8 @@
 """The parse stage: a fetched body becomes ``Entry`` objects. ``parse_feed`` never raises.
 
-Runs off the event loop (in worker processes, see ``bot.parse.pool``). feedparser is given bytes and the
-response headers, never a URL or a path.
+Runs off the event loop (in worker processes, see ``bot.parse.pool``). Two tiers: ``bot.parse.fast`` (lxml,
+emulating feedparser's rules) reads the ordinary RSS/Atom documents; whatever it is not sure of goes to
+feedparser, the reference, which is given bytes and the response headers, never a URL or a path.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from collections.abc import Mapping
 
 from bot.model import ParsedFeed
+from bot.parse.fast import parse_fast
 from bot.parse.feedparser_path import parse_with_feedparser
 
 __all__ = ["parse_feed"]
@@ -36,6 +38,9 @@ def _parse(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
             error="refused: the document declares XML entities in its DOCTYPE (entity-expansion guard)",
             parser="none",
         )
+    fast = parse_fast(body, url, headers)
+    if fast is not None:
+        return fast
     result = parse_with_feedparser(body, url, headers)
     if not result.entries and not result.title and _LOOKS_HTML.match(head):
         result.error = "the URL returned an HTML page, not a feed"

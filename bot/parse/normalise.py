@@ -44,12 +44,14 @@ def html_to_text(value: str | None, cap: int = TEXT_CAP) -> str:
     s = value
     if "<" in s:
         s = _DROP.sub(" ", s)
-        s = _COMMENT.sub(" ", s)
+        if "<!" in s or "]]>" in s:  # every _COMMENT alternative starts so; skipping the scan is faster
+            s = _COMMENT.sub(" ", s)
         s = _BLOCK.sub(" ", s)
         s = _TAG.sub("", s)
     if "&" in s:
         s = html.unescape(s)
-    s = _SPACE.sub(" ", s).strip()
+    # Same as _SPACE.sub(" ", s).strip() (str.split and \s agree on Unicode whitespace), 5x faster.
+    s = " ".join(s.split())
     if len(s) > cap:
         cut = s.rfind(" ", 0, cap)
         s = s[: cut if cut > cap // 2 else cap]
@@ -148,7 +150,8 @@ def make_entry(
     title_text = html_to_text(title, 1000)
     title_text = strip_publisher_suffix(title_text, publisher)
     summary = html_to_text(summary_html)
-    content = html_to_text(content_html)
+    # Feeds with only <content> have summary == content (feedparser copies it): convert it once.
+    content = summary if content_html == summary_html else html_to_text(content_html)
     if content == summary:
         content = ""
     return Entry(
