@@ -119,14 +119,14 @@ class _Validator:
     @staticmethod
     def key_pos(node: CommentedMap, key: str) -> tuple[int, int]:
         try:
-            return tuple(node.lc.key(key))  # type: ignore[return-value]
+            return tuple(node.lc.key(key))
         except (KeyError, AttributeError, TypeError):
             return _node_pos(node)
 
     @staticmethod
     def value_pos(node: CommentedMap, key: str) -> tuple[int, int]:
         try:
-            return tuple(node.lc.value(key))  # type: ignore[return-value]
+            return tuple(node.lc.value(key))
         except (KeyError, AttributeError, TypeError):
             return _node_pos(node)
 
@@ -565,6 +565,6 @@ def _node_pos(node: Any) -> tuple[int, int]:
 
 def _item_pos(seq: Any, i: int) -> tuple[int, int]:
     try:
-        return tuple(seq.lc.item(i))  # type: ignore[return-value]
+        return tuple(seq.lc.item(i))
     except (KeyError, AttributeError, TypeError, IndexError):
         return _node_pos(seq)
