@@ -28,11 +28,11 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-async def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[int, str, str]:
+async def run_cli(*args: str, env: dict[str, str], cwd: Path, limit: float = 60) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         *args, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    out, err = await asyncio.wait_for(proc.communicate(), limit)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -80,7 +80,7 @@ async def test_once_prints_alerts_and_exits_zero(feed_host: FeedHost, tmp_path: 
 
 async def test_once_exits_zero_when_feeds_fail(tmp_path: Path) -> None:
     starter_rules(tmp_path / "keywords.yaml", "http://127.0.0.1:9/closed.xml")
-    code, out, err = await run_cli(NEWSHOUND, "once", env=env_for(tmp_path), cwd=tmp_path)
+    code, _out, err = await run_cli(NEWSHOUND, "once", env=env_for(tmp_path), cwd=tmp_path)
     assert code == 0
     assert "levant-wire: cannot connect to 127.0.0.1" in err
 
@@ -145,10 +145,8 @@ async def test_invalid_setting_stops_with_one_line_and_exit_two(tmp_path: Path) 
     env = env_for(tmp_path, NEWSHOUND_LOG_LEVEL="LOUD", DISCORD_TOKEN="secret-token-value")
     code, out, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
     assert code == 2
-    assert (
-        err
-        == "newshound: invalid setting NEWSHOUND_LOG_LEVEL='LOUD': must be one of CRITICAL, ERROR, WARNING, INFO, DEBUG\n"
-    )
+    levels = "CRITICAL, ERROR, WARNING, INFO, DEBUG"
+    assert err == f"newshound: invalid setting NEWSHOUND_LOG_LEVEL='LOUD': must be one of {levels}\n"
     assert "secret-token-value" not in out + err
 
 
