@@ -1,0 +1,473 @@
+"""``python -m bench`` — Newshound's performance, measured beside a naive bot, in one table.
+
+Sections (``--only parse,poll`` runs a subset):
+
+- ``parse``: µs per entry over the 200 real feeds — ours on one core and through the two-process pool,
+  plain ``feedparser.parse`` — and how many entries agree field by field with the feedparser reference.
+- ``store``: N seen items (default 1,000,000) written through ``bot.store``; "is it new?" per item; file size.
+- ``poll``: a loopback feed server; the installed ``newshound once`` over the 200 real feeds (first pass,
+  then the unchanged cycle) against the naive bot (``bench.naive``: sequential aiohttp + feedparser);
+  then our ``App`` over ``--feeds`` feeds (default 2,000, cycled from the 200) on top of the store
+  section's database: first pass and a steady-state cycle (80 % 304, 15 % same body with a new ETag, 5 %
+  changed), with the event loop's longest stall measured by a probe task. Wall, CPU (every process of
+  the bot, workers included) and peak memory come from /proc.
+- ``match``: items/s against 10 / 100 / 1,000 / 10,000 keywords (``bench/match.py`` from the rules work).
+- ``latency``: feed change → alert POST on the Discord fake (needs the Discord sink and fake).
+
+Targets are printed beside the figures; they are goals, not tests. Every figure is measured in this run,
+except where a row says "est." (and says how it was derived).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.corpus import REPO, real_feeds
+from bench.procmon import TreeMonitor, Usage
+from bench.setup import feed_url, write_keywords
+
+SECTIONS = ("parse", "store", "poll", "match", "latency")
+MB = 1024 * 1024
+
+
+@dataclass(slots=True)
+class Row:
+    section: str
+    measure: str
+    ours: str
+    other: str = ""
+    ratio: str = ""
+    target: str = ""
+    met: str = ""
+
+
+@dataclass(slots=True)
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *args: str, **kw: str) -> None:
+        self.rows.append(Row(*args, **kw))
+
+    def table(self) -> str:
+        head = ("section", "measure", "Newshound", "naive / reference", "ratio", "target", "met")
+        cells = [head] + [
+            (r.section, r.measure, r.ours, r.other, r.ratio, r.target, r.met) for r in self.rows
+        ]
+        widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
+        lines = []
+        for n, c in enumerate(cells):
+            lines.append("| " + " | ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)) + " |")
+            if n == 0:
+                lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        return "\n".join(lines)
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def ratio(slow: float, fast: float) -> str:
+    return f"{slow / fast:.1f}×" if fast > 0 else "-"
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, "
+        f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}"
+    )
+
+
+# --- parse -----------------------------------------------------------------------------------------
+
+
+def section_parse(report: Report, args: argparse.Namespace) -> None:
+    from bench import parse
+
+    docs = [(f"https://feeds.example/{n}", body, {"content-type": ct}) for n, body, ct in real_feeds()]
+    r = parse.run(docs)
+    report.add(
+        "parse",
+        f"µs/entry, {r.feeds} real feeds, {r.entries:,} entries, 1 core",
+        f"{r.ours_us:,.0f}",
+        f"{r.feedparser_us:,.0f} (feedparser.parse)",
+        ratio(r.feedparser_us, r.ours_us),
+        "≥ 20×",
+        yes(r.feedparser_us / r.ours_us >= 20),
+    )
+    report.add(
+        "parse",
+        "µs/entry through the parse pool (2 processes)",
+        f"{r.pool_us:,.0f}",
+        f"{r.feedparser_us:,.0f}",
+        ratio(r.feedparser_us, r.pool_us),
+        "≥ 20×",
+        yes(r.feedparser_us / r.pool_us >= 20),
+    )
+    report.add(
+        "parse", "parse pool start-up (forkserver + 2 workers)", f"{r.pool_start_seconds * 1000:.0f} ms"
+    )
+    report.add(
+        "parse",
+        "entries agreeing with feedparser (title, link, id, published, summary)",
+        f"{r.agree / r.compared:.2%} ({r.agree:,}/{r.compared:,})",
+        "",
+        "",
+        "≥ 99 %",
+        yes(r.agree / r.compared >= 0.99),
+    )
+    report.add(
+        "parse",
+        "… agreeing on every Entry field",
+        f"{r.agree_all / r.compared:.2%}",
+    )
+    report.add(
+        "parse",
+        "read by the fast path (rest: feedparser fallback)",
+        f"{r.fast_feeds}/{r.feeds} feeds, {r.fast_entries:,}/{r.entries:,} entries",
+    )
+
+
+# --- store -----------------------------------------------------------------------------------------
+
+
+def section_store(report: Report, args: argparse.Namespace, work: Path) -> Path:
+    from bench import store
+
+    db = work / "store.db"
+    r = store.run(db, items=args.store_items)
+    report.add(
+        "store", f"insert {r.items:,} seen items (bot.store.record_poll)", f"{r.insert_rate:,.0f} items/s"
+    )
+    report.add(
+        "store",
+        f'"is it new?" with {r.items:,} stored (Store.unseen, {r.lookup_batch} keys a call)',
+        f"{r.lookup_us_per_item:.1f} µs/item",
+        "",
+        "",
+        "≤ 50 µs/item",
+        yes(r.lookup_us_per_item <= 50),
+    )
+    report.add("store", "database file (incl. full-text index)", f"{r.file_bytes / MB:,.0f} MB")
+    return db
+
+
+# --- poll ------------------------------------------------------------------------------------------
+
+
+class FeedServerProc:
+    def __init__(self, feeds: int, hosts: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.feedserver", "--feeds", str(feeds), "--hosts", str(hosts)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            raise RuntimeError("feed server did not start")
+        self.port = int(line[1])
+
+    def post(self, path: str) -> dict[str, int]:
+        import urllib.request
+
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method="POST")
+        with urllib.request.urlopen(req, timeout=30) as resp:  # loopback only
+            data: dict[str, int] = json.loads(resp.read())
+            return data
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def _reap_measured(proc: subprocess.Popen[str], mon: TreeMonitor) -> Usage:
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped: /proc still there
+    usage = mon.stop()
+    proc.wait()
+    return usage
+
+
+def _bot_env(work: Path, keywords: Path, db: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        NEWSHOUND_KEYWORDS=str(keywords),
+        NEWSHOUND_DATABASE=str(db),
+        NEWSHOUND_ALLOW_PRIVATE_FEEDS="1",
+        NEWSHOUND_LOG_LEVEL="WARNING",
+    )
+    env.pop("DISCORD_TOKEN", None)
+    return env
+
+
+def run_cli_once(env: dict[str, str]) -> tuple[Usage, str]:
+    exe = shutil.which("newshound", path=str(Path(sys.executable).parent)) or "newshound"
+    proc = subprocess.Popen(
+        [exe, "once"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=env["HOME"]
+    )
+    mon = TreeMonitor(proc.pid).start()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    usage = _reap_measured(proc, mon)
+    if proc.returncode != 0:
+        raise RuntimeError(f"newshound once failed: {err[-2000:]}")
+    return usage, err.strip().splitlines()[-1] if err.strip() else ""
+
+
+def run_naive(urls: list[str], work: Path) -> tuple[Usage, dict[str, float]]:
+    path = work / "naive-urls.txt"
+    path.write_text("\n".join(urls))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.naive", str(path)], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    mon = TreeMonitor(proc.pid).start()
+    assert proc.stdout is not None
+    out = json.loads(proc.stdout.read())
+    return _reap_measured(proc, mon), out
+
+
+def usage_cells(u: Usage) -> str:
+    return f"{u.wall:.2f} s wall, {u.cpu:.2f} s CPU, {u.peak_rss / MB:.0f} MB"
+
+
+def section_poll(report: Report, args: argparse.Namespace, work: Path, store_db: Path | None) -> None:
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    real = len(list(real_feeds()))
+
+    # 1. The held-out check's shape: `newshound once` over the real feeds, first and unchanged cycle.
+    server = FeedServerProc(real, 1)
+    try:
+        kw = write_keywords(work / "k200.yaml", server.port, real, hosts=1)
+        env = _bot_env(work, kw, work / "once200.db")
+        env["HOME"] = str(home)
+        first, first_line = run_cli_once(env)
+        again, again_line = run_cli_once(env)
+        urls = [feed_url(server.port, i, 1) for i in range(real)]
+        naive, naive_out = run_naive(urls, work)
+    finally:
+        server.close()
+    report.add(
+        "poll",
+        f"`newshound once`, {real} real feeds, first pass (process start to exit)",
+        usage_cells(first),
+        usage_cells(naive),
+        ratio(naive.wall, first.wall),
+        "≤ 1.4 s, ≥ 20×",
+        yes(first.wall <= 1.4 and naive.wall / first.wall >= 20),
+    )
+    report.add(
+        "poll",
+        f"`newshound once`, {real} real feeds, unchanged cycle",
+        usage_cells(again),
+        f"{naive.wall:.2f} s (est.: = its first pass, it has no cache)",
+        ratio(naive.wall, again.wall),
+    )
+    report.notes.append(f"`newshound once` said: first pass: {first_line!r}; unchanged: {again_line!r}.")
+    report.notes.append(
+        f"naive bot: {int(naive_out['entries']):,} entries parsed in {naive_out['wall']:.2f} s of polling."
+    )
+
+    # 2. Our App over --feeds feeds on top of the store section's 1,000,000 items.
+    n = args.feeds
+    server = FeedServerProc(n, args.hosts)
+    try:
+        kw = write_keywords(work / "kN.yaml", server.port, n, hosts=args.hosts)
+        db = work / "pollN.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        backdrop = "empty database"
+        if store_db is not None and store_db.exists():
+            shutil.copy(store_db, db)
+            backdrop = f"{args.store_items:,} items already stored"
+        env = _bot_env(work, kw, db)
+        env["HOME"] = str(home)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.pollrun"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        results = []
+        for phase in ("first", "steady"):
+            if phase == "steady":
+                counts = server.post("/_cycle")
+                report.notes.append(
+                    f"steady cycle over {n:,} feeds: {counts['not_modified']:,} answer 304, "
+                    f"{counts['same_body_new_etag']:,} same body with a new ETag, "
+                    f"{counts['changed']:,} changed."
+                )
+            mon = TreeMonitor(proc.pid).start()
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            usage = mon.stop()
+            if not line:
+                raise RuntimeError("bench.pollrun died")
+            results.append((phase, usage, json.loads(line)))
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    finally:
+        server.close()
+    (_, u1, r1), (_, u2, r2) = results
+    naive_est = naive.wall * n / real
+    report.add(
+        "poll",
+        f"{n:,} feeds, first pass ({backdrop})",
+        usage_cells(u1),
+        f"{naive_est:.1f} s (est.: naive 200-feed pass × {n / real:g})",
+        ratio(naive_est, u1.wall),
+    )
+    report.add(
+        "poll",
+        f"{n:,} feeds, steady-state cycle",
+        usage_cells(u2),
+        f"{naive_est:.1f} s (est., as above)",
+        ratio(naive_est, u2.wall),
+        "≤ 5 s",
+        yes(u2.wall <= 5),
+    )
+    peak = max(u1.peak_rss, u2.peak_rss)
+    report.add(
+        "poll",
+        f"peak memory, {n:,} feeds + {backdrop} (all processes; main alone)",
+        f"{peak / MB:.0f} MB; {max(u1.main_peak_rss, u2.main_peak_rss) / MB:.0f} MB",
+        "",
+        "",
+        "≤ 200 MB",
+        yes(peak <= 200 * MB),
+    )
+    stall = max(r1["stall"], r2["stall"])
+    report.add(
+        "loop",
+        "longest event-loop stall during the passes (probe task, 5 ms period)",
+        f"{r1['stall'] * 1000:.0f} ms first, {r2['stall'] * 1000:.0f} ms steady",
+        "",
+        "",
+        "≤ 100 ms",
+        yes(stall <= 0.1),
+    )
+    report.notes.append(
+        f"{n:,}-feed first pass: {r1['new']:,} new items, {r1['alerts']} alerts, statuses {r1['statuses']}; "
+        f"steady: {r2['new']:,} new items, statuses {r2['statuses']}."
+    )
+
+
+# --- match / latency ---------------------------------------------------------------------------------
+
+
+def section_match(report: Report, args: argparse.Namespace) -> None:
+    try:
+        from bench import match  # type: ignore[attr-defined]
+    except ImportError:
+        report.add(
+            "match", "items/s at 10 / 100 / 1,000 / 10,000 keywords", "not yet available (bench/match.py)"
+        )
+        return
+    rows = match.run(items=300, seconds=0.3) if args.quick else match.run(items=500, seconds=0.5)
+    for r in rows:
+        report.add(
+            "match",
+            f"items/s, {r.keywords:,} keywords ({r.rules:,} rules), 2 KB items",
+            f"{r.ascii_items_per_s:,.0f} ASCII, {r.accented_items_per_s:,.0f} accented, "
+            f"{r.cyrillic_arabic_items_per_s:,.0f} Cyrillic+Arabic",
+        )
+
+
+def section_latency(report: Report, args: argparse.Namespace) -> None:
+    try:
+        import tests.fakes.discord_server  # type: ignore[import-not-found]  # noqa: F401
+
+        from bot.deliver import discord  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        report.add(
+            "latency",
+            "feed change → alert POST on the Discord fake, p50 / p99",
+            "pending (needs the Discord sink and fake)",
+            "",
+            "",
+            "p99 < 1 s beyond the interval",
+        )
+        return
+    report.add("latency", "feed change → alert POST", "pending (not wired yet)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}"
+    )
+    ap.add_argument("--feeds", type=int, default=2000, help="feeds in the big poll pass (default 2,000)")
+    ap.add_argument("--hosts", type=int, default=16, help="loopback addresses the big pass spreads over")
+    ap.add_argument("--store-items", type=int, default=1_000_000, help="seen items in the store section")
+    ap.add_argument("--quick", action="store_true", help="shorter match timing")
+    ap.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
+    ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = ap.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+
+    report = Report()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="newshound-bench-") as tmp:
+        work = Path(tmp)
+        store_db = None
+        for section in SECTIONS:
+            if section not in only:
+                continue
+            t0 = time.perf_counter()
+            print(f"… {section}", file=sys.stderr, flush=True)
+            if section == "parse":
+                section_parse(report, args)
+            elif section == "store":
+                store_db = section_store(report, args, work)
+            elif section == "poll":
+                section_poll(report, args, work, store_db)
+            elif section == "match":
+                section_match(report, args)
+            elif section == "latency":
+                section_latency(report, args)
+            print(f"  {section}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    total = time.perf_counter() - started
+    header = f"Newshound benchmark — {machine()}\nsections: {', '.join(only)}; total run time {total:.0f} s"
+    text = header + "\n\n" + report.table() + "\n" + "".join(f"\n- {n}" for n in report.notes) + "\n"
+    print(text)
+    if not args.no_write and set(only) == set(SECTIONS):
+        args.results.write_text(
+            "# Benchmark results\n\nThe latest `python -m bench` run (re-run it to refresh this file).\n\n"
+            "```\n" + text + "```\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Parse benchmark: µs per entry over the real feeds, ours vs plain feedparser, and field agreement.
+
+"Ours" is ``bot.parse.parse_feed`` — the fast lxml path with feedparser as the fallback, each entry
+normalised into an ``Entry`` (plain text, cleaned links, UTC dates). "Plain feedparser" is
+``feedparser.parse(body)`` with its defaults, producing no normalised output at all. Agreement compares
+ours with the feedparser reference path (``bot.parse.feedparser_path``: feedparser, normalised the same
+way) entry by entry on title, link, id (key), published UTC and summary text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import feedparser
+
+from bot.model import ParsedFeed
+from bot.parse import parse_feed
+from bot.parse.feedparser_path import parse_with_feedparser
+from bot.parse.pool import ParsePool
+
+FIELDS = ("title", "link", "key", "published", "summary")
+ALL_FIELDS = ("key", "title", "link", "summary", "content", "published", "author", "source", "tags", "guid")
+
+Doc = tuple[str, bytes, dict[str, str]]
+
+
+@dataclass(slots=True)
+class ParseResult:
+    feeds: int
+    entries: int
+    ours_seconds: float
+    pool_seconds: float
+    pool_start_seconds: float
+    feedparser_seconds: float
+    fast_feeds: int
+    fast_entries: int
+    agree: int
+    agree_all: int
+    compared: int
+
+    @property
+    def ours_us(self) -> float:
+        return self.ours_seconds / self.entries * 1e6
+
+    @property
+    def pool_us(self) -> float:
+        return self.pool_seconds / self.entries * 1e6
+
+    @property
+    def feedparser_us(self) -> float:
+        return self.feedparser_seconds / self.entries * 1e6
+
+
+def _ours(docs: list[Doc]) -> tuple[float, list[ParsedFeed]]:
+    t0 = time.perf_counter()
+    out = [parse_feed(body, url, headers) for url, body, headers in docs]
+    return time.perf_counter() - t0, out
+
+
+async def _pool(docs: list[Doc]) -> tuple[float, float]:
+    pool = ParsePool()
+    try:
+        t0 = time.perf_counter()
+        await pool.parse(b"<rss/>", "", {})  # start-up: forkserver + workers
+        start = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        await asyncio.gather(*(pool.parse(body, url, headers) for url, body, headers in docs))
+        return time.perf_counter() - t0, start
+    finally:
+        pool.close()
+
+
+def run(docs: list[Doc], *, reference: bool = True) -> ParseResult:
+    """``docs`` are ``(url, body, headers)``. ``reference=False`` skips the agreement check."""
+    parse_feed(docs[0][1], docs[0][0], docs[0][2])  # warm imports and caches
+    ours_s, ours = _ours(docs)
+    ours_s = min(ours_s, _ours(docs)[0])
+    pool_s, pool_start = asyncio.run(_pool(docs))
+
+    t0 = time.perf_counter()
+    for url, body, headers in docs:
+        feedparser.parse(body, response_headers={**headers, "content-location": url})
+    fp_s = time.perf_counter() - t0
+
+    entries = sum(len(p.entries) for p in ours)
+    fast_feeds = sum(1 for p in ours if p.parser == "fast")
+    fast_entries = sum(len(p.entries) for p in ours if p.parser == "fast")
+    agree = agree_all = compared = 0
+    if reference:
+        for (url, body, headers), mine in zip(docs, ours, strict=True):
+            ref = mine if mine.parser != "fast" else parse_with_feedparser(body, url, headers)
+            if len(ref.entries) != len(mine.entries):
+                compared += max(len(ref.entries), len(mine.entries))
+                continue
+            for a, b in zip(mine.entries, ref.entries, strict=True):
+                compared += 1
+                if all(getattr(a, f) == getattr(b, f) for f in FIELDS):
+                    agree += 1
+                if all(getattr(a, f) == getattr(b, f) for f in ALL_FIELDS):
+                    agree_all += 1
+    return ParseResult(
+        feeds=len(docs),
+        entries=entries,
+        ours_seconds=ours_s,
+        pool_seconds=pool_s,
+        pool_start_seconds=pool_start,
+        feedparser_seconds=fp_s,
+        fast_feeds=fast_feeds,
+        fast_entries=fast_entries,
+        agree=agree,
+        agree_all=agree_all,
+        compared=compared,
+    )

@@ -1,0 +1,123 @@
+"""CPU time and peak memory of a process tree, sampled from /proc (Linux).
+
+A bot's work is spread over its main process, a forkserver and parse workers; ``resource`` only sees
+children that were waited for. ``TreeMonitor`` samples every descendant of a root pid every few
+milliseconds: CPU is the sum over processes of their last seen utime+stime; peak RSS is the largest
+sum of resident memory seen at one instant (shared pages are counted in each process, so this errs
+high), and the main process's own peak (VmHWM) is reported too.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _stat(pid: int) -> tuple[int, float, int] | None:
+    """(ppid, cpu seconds, rss bytes) of ``pid``, or None if it is gone."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2 :].split()
+    ppid = int(fields[1])
+    cpu = (int(fields[11]) + int(fields[12])) / _TICK
+    rss = int(fields[21]) * _PAGE
+    return ppid, cpu, rss
+
+
+def _hwm(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass(slots=True)
+class Usage:
+    wall: float
+    cpu: float
+    peak_rss: int  # largest total over the tree at one sample
+    main_peak_rss: int  # the root process's own high-water mark
+    processes: int
+
+
+class TreeMonitor:
+    """``with TreeMonitor(pid) as m: ...; m.usage`` — or ``start()``/``stop()``."""
+
+    def __init__(self, root: int, interval: float = 0.005) -> None:
+        self.root = root
+        self.interval = interval
+        self._cpu: dict[int, float] = {}
+        self._base: dict[int, float] = {}
+        self._peak = 0
+        self._main_hwm = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._t0 = 0.0
+        self.usage: Usage | None = None
+
+    def _tree(self) -> dict[int, tuple[float, int]]:
+        stats: dict[int, tuple[int, float, int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                st = _stat(int(entry))
+                if st is not None:
+                    stats[int(entry)] = st
+        members = {self.root}
+        grew = True
+        while grew:
+            grew = False
+            for pid, (ppid, _cpu, _rss) in stats.items():
+                if ppid in members and pid not in members:
+                    members.add(pid)
+                    grew = True
+        return {pid: (stats[pid][1], stats[pid][2]) for pid in members if pid in stats}
+
+    def _sample(self, baseline: bool = False) -> None:
+        tree = self._tree()
+        total_rss = 0
+        for pid, (cpu, rss) in tree.items():
+            if baseline:
+                self._base[pid] = cpu
+            self._cpu[pid] = max(self._cpu.get(pid, 0.0), cpu)
+            total_rss += rss
+        self._peak = max(self._peak, total_rss)
+        hwm = _hwm(self.root)
+        if hwm:
+            self._main_hwm = max(self._main_hwm, hwm)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def start(self) -> TreeMonitor:
+        self._t0 = time.perf_counter()
+        self._sample(baseline=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> Usage:
+        """Stop sampling (call before the root process is reaped, or right after it exits)."""
+        self._sample()
+        self._stop.set()
+        self._thread.join()
+        wall = time.perf_counter() - self._t0
+        cpu = sum(c - self._base.get(pid, 0.0) for pid, c in self._cpu.items())
+        self.usage = Usage(wall, cpu, self._peak, self._main_hwm, len(self._cpu))
+        return self.usage
+
+    def __enter__(self) -> TreeMonitor:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,125 @@
+"""Store benchmark: N seen items written through ``bot.store`` (the real API and schema), then the
+"is it new?" question asked the way the poller asks it, then the file size.
+
+Items are synthetic but shaped like real ones (a guid, a link, a 60-character title, a 400-character
+summary); they belong to 1,000 feeds named ``store-0000`` …, so the database can afterwards serve as the
+"1,000,000 items" backdrop of the poll benchmark.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.model import Entry
+from bot.store import NewItem, PollRecord, Store
+
+FEEDS = 1000
+WORDS = (
+    "russia",
+    "syria",
+    "tartus",
+    "naval",
+    "base",
+    "port",
+    "ship",
+    "fleet",
+    "minister",
+    "talks",
+    "agreement",
+    "withdrawal",
+    "troops",
+    "air",
+    "khmeimim",
+    "moscow",
+    "damascus",
+    "government",
+    "forces",
+    "report",
+    "officials",
+    "said",
+    "on",
+    "monday",
+    "the",
+    "a",
+    "of",
+    "and",
+    "in",
+    "to",
+)
+
+
+@dataclass(slots=True)
+class StoreResult:
+    items: int
+    insert_seconds: float
+    lookup_us_per_item: float
+    lookup_batch: int
+    file_bytes: int
+
+    @property
+    def insert_rate(self) -> float:
+        return self.items / self.insert_seconds
+
+
+def _entry(rng: random.Random, feed: int, n: int, when: datetime) -> Entry:
+    title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
+    summary = " ".join(rng.choice(WORDS) for _ in range(70))
+    return Entry(
+        key=f"id:https://news{feed}.example/{n}",
+        title=title,
+        link=f"https://news{feed}.example/{n}",
+        summary=summary,
+        published=when,
+        guid=f"https://news{feed}.example/{n}",
+    )
+
+
+def run(path: Path, items: int = 1_000_000, batch: int = 1000, lookup_batch: int = 50) -> StoreResult:
+    """Write ``items`` items (``batch`` per poll record, as one poll of a busy feed would), then time
+    ``Store.unseen`` on batches of ``lookup_batch`` keys, half of them known."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    rng = random.Random(1)
+    store = Store(path)
+    now = time.time()
+    store.sync_feeds([(f"store-{i:04d}", f"https://news{i}.example/rss") for i in range(FEEDS)], now)
+    per_feed = max(1, items // FEEDS)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    written = 0
+    elapsed = 0.0
+    for n in range(0, per_feed, batch):
+        k = min(batch, per_feed - n)
+        for f in range(FEEDS):
+            entries = [_entry(rng, f, n + j, base + timedelta(minutes=n + j)) for j in range(k)]
+            rec = PollRecord(
+                feed=f"store-{f:04d}",
+                at=now,
+                next_poll_at=now + 600,
+                http_status=200,
+                items=[NewItem(e, "no_match", "no rule matched") for e in entries],
+            )
+            t0 = time.perf_counter()
+            store.record_poll(rec)
+            elapsed += time.perf_counter() - t0
+            written += k
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # "Is it new?": what the poller asks after each parse — one feed's keys at a time.
+    calls = 2000
+    asked = 0
+    t0 = time.perf_counter()
+    for c in range(calls):
+        f = rng.randrange(FEEDS)
+        known = [f"id:https://news{f}.example/{rng.randrange(per_feed)}" for _ in range(lookup_batch // 2)]
+        fresh = [f"id:https://news{f}.example/new-{c}-{j}" for j in range(lookup_batch - len(known))]
+        unseen = store.unseen(f"store-{f:04d}", known + fresh)
+        assert len(unseen) >= len(fresh)
+        asked += lookup_batch
+    lookup = (time.perf_counter() - t0) / asked * 1e6
+    store.close()
+    size = sum(Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{path}{s}").exists())
+    return StoreResult(written, elapsed, lookup, lookup_batch, size)
