@@ -10,7 +10,8 @@ decode differently, not well-formed XML, no entries, …) ``parse_fast`` returns
 falls back to feedparser. Dates go through feedparser's own date parser, so they are identical.
 
 lxml is configured so that it cannot be an XXE or entity-expansion hole: no network, no DTD loading,
-no entity resolution, no huge-tree mode; a DOCTYPE with an internal subset is never even handed to it.
+no entity resolution, no huge-tree mode — and it is never handed a DOCTYPE at all (see
+``_without_doctype``): libxml2 would open an external DTD named there despite ``load_dtd=False``.
 """
 
 from __future__ import annotations
@@ -555,16 +556,31 @@ def parse_fast(body: bytes, url: str = "", headers: Mapping[str, str] | None = N
         return None
 
 
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*>", re.I)
+_DECLARATION = re.compile(rb"<!(?!--)")
+
+
+def _without_doctype(data: bytes) -> bytes:
+    """The document with its DOCTYPE removed (feedparser removes it too). libxml2 opens an external DTD
+    named there even with DTD loading off, so lxml never sees one; a DOCTYPE with an internal subset
+    (entity declarations) or anything else declared before the root element → ``_Bail``."""
+    m = _ROOT_START.search(data)
+    end = m.start() if m else len(data)
+    if b"<!" not in data[:end]:
+        return data
+    prolog = _DOCTYPE.sub(b"", data[:end], count=1)
+    if _DECLARATION.search(prolog):
+        raise _Bail("a DOCTYPE with an internal subset, or another declaration")
+    return prolog + data[end:]
+
+
 def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed | None:
     lowered = {k.lower(): v for k, v in headers.items()}
     if url and "content-location" not in lowered:
         lowered["content-location"] = url
-    head = body[:2048]
-    if b"<!DOCTYPE" in head or b"<!doctype" in head:
-        doctype = head[head.lower().find(b"<!doctype") :]
-        if b"[" in doctype.split(b">", 1)[0]:
-            raise _Bail("DOCTYPE with an internal subset")
     data, warning = _prepare(body, lowered)
+    data = _without_doctype(data)
     parser = etree.XMLParser(**_PARSER_OPTIONS)
     root = etree.fromstring(data, parser)
     kind = _ROOTS.get(root.tag)
