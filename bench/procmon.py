@@ -4,7 +4,8 @@ A bot's work is spread over its main process, a forkserver and parse workers; ``
 children that were waited for. ``TreeMonitor`` samples every descendant of a root pid every few
 milliseconds: CPU is the sum over processes of their last seen utime+stime; peak RSS is the largest
 sum of resident memory seen at one instant (shared pages are counted in each process, so this errs
-high), and the main process's own peak (VmHWM) is reported too.
+high); peak PSS divides shared pages among their sharers (the honest total); the main process's own
+peak (VmHWM) is reported too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ def _stat(pid: int) -> tuple[int, float, int] | None:
     return ppid, cpu, rss
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size: shared pages divided among the processes sharing them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _hwm(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -46,7 +59,8 @@ def _hwm(pid: int) -> int:
 class Usage:
     wall: float
     cpu: float
-    peak_rss: int  # largest total over the tree at one sample
+    peak_rss: int  # largest total over the tree at one sample (shared pages counted in each process)
+    peak_pss: int  # largest total PSS over the tree at one sample (shared pages divided among sharers)
     main_peak_rss: int  # the root process's own high-water mark
     processes: int
 
@@ -60,6 +74,7 @@ class TreeMonitor:
         self._cpu: dict[int, float] = {}
         self._base: dict[int, float] = {}
         self._peak = 0
+        self._peak_pss = 0
         self._main_hwm = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -85,13 +100,15 @@ class TreeMonitor:
 
     def _sample(self, baseline: bool = False) -> None:
         tree = self._tree()
-        total_rss = 0
+        total_rss = total_pss = 0
         for pid, (cpu, rss) in tree.items():
             if baseline:
                 self._base[pid] = cpu
             self._cpu[pid] = max(self._cpu.get(pid, 0.0), cpu)
             total_rss += rss
+            total_pss += _pss(pid)
         self._peak = max(self._peak, total_rss)
+        self._peak_pss = max(self._peak_pss, total_pss)
         hwm = _hwm(self.root)
         if hwm:
             self._main_hwm = max(self._main_hwm, hwm)
@@ -113,7 +130,7 @@ class TreeMonitor:
         self._thread.join()
         wall = time.perf_counter() - self._t0
         cpu = sum(c - self._base.get(pid, 0.0) for pid, c in self._cpu.items())
-        self.usage = Usage(wall, cpu, self._peak, self._main_hwm, len(self._cpu))
+        self.usage = Usage(wall, cpu, self._peak, self._peak_pss, self._main_hwm, len(self._cpu))
         return self.usage
 
     def __enter__(self) -> TreeMonitor:

@@ -94,10 +94,17 @@ class App:
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
 
     async def poll_all(self) -> list[PollReport]:
-        """Poll every configured feed once, concurrently (bounded by the fetcher's connection limits)."""
+        """Poll every configured feed once, concurrently: at most ``max_concurrent_fetches`` polls in
+        flight, so fetched bodies never pile up in memory faster than the parse pool drains them."""
         names = [f.name for f in self.ruleset().config.feeds]
         paused = {f.name for f in await self.store.run(lambda s: s.feeds()) if f.status == "paused"}
-        reports = await asyncio.gather(*(self._poll_and_wake(n) for n in names if n not in paused))
+        limit = asyncio.Semaphore(self.settings.max_concurrent_fetches)
+
+        async def bounded(name: str) -> PollReport:
+            async with limit:
+                return await self._poll_and_wake(name)
+
+        reports = await asyncio.gather(*(bounded(n) for n in names if n not in paused))
         return list(reports)
 
     async def _poll_and_wake(self, name: str) -> PollReport:

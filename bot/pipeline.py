@@ -243,10 +243,17 @@ class Poller:
         now_dt = datetime.fromtimestamp(at, UTC)
         first_poll = state.first_polled_at is None
         title = parsed.title or state.title or feed.name
-        items = [
-            decide(e, ruleset=ruleset, feed=feed, feed_title=title, first_poll=first_poll, now=now_dt)
-            for e in fresh
-        ]
+        # Matching is CPU work: done on a thread so the event loop keeps serving other feeds meanwhile.
+        items = (
+            await asyncio.to_thread(
+                lambda: [
+                    decide(e, ruleset=ruleset, feed=feed, feed_title=title, first_poll=first_poll, now=now_dt)
+                    for e in fresh
+                ]
+            )
+            if fresh
+            else []
+        )
         record = PollRecord(
             feed=name,
             at=at,
