@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.config import Settings
 from bot.deliver import Sink
 from bot.deliver.console import ConsoleSink
 from bot.deliver.worker import DeliveryWorker, DrainReport
 from bot.fetch import Fetcher
-from bot.parse.pool import ParsePool
+from bot.match import Matcher
+from bot.parse.pool import MatchedFeed, ParsePool
 from bot.pipeline import Poller, PollReport, Ruleset
 from bot.rules.load import load_rules
-from bot.rules.model import Config
+from bot.rules.model import Config, Feed
 from bot.scheduler import PollScheduler
 from bot.store import StoreThread
 
@@ -69,7 +71,12 @@ class App:
         self.pool = ParsePool()
         self._ruleset: Ruleset | None = None
         self.poller = Poller(
-            store=self.store, fetcher=self.fetcher, parse=self.pool.parse, rules=self.ruleset, clock=clock
+            store=self.store,
+            fetcher=self.fetcher,
+            parse=self.pool.parse,
+            rules=self.ruleset,
+            clock=clock,
+            parse_and_match=self._parse_and_match,
         )
         self.worker = DeliveryWorker(self.store, self.sink, clock=clock)
         self.scheduler: PollScheduler | None = None
@@ -89,9 +96,19 @@ class App:
     async def apply_config(self, config: Config, *, spread: float = 0.0) -> None:
         """Put ``config`` in force: swap the matcher and register its feeds in the store."""
         self._ruleset = Ruleset.of(config)
+        self.pool.set_rules(config, Matcher)
+        self.pool.start()
         now = self.clock()
         pairs = [(f.name, f.url) for f in config.feeds]
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
+
+    async def _parse_and_match(
+        self, body: bytes, url: str, headers: Mapping[str, str], feed: Feed, now: datetime, ruleset: Ruleset
+    ) -> MatchedFeed:
+        """Parse and match in a worker — when ``ruleset`` is the one the pool matches with."""
+        if ruleset is not self._ruleset:  # the rules changed since this poll began: match here instead
+            return await self.pool.parse(body, url, headers), None
+        return await self.pool.parse_and_match(body, url, headers, feed, now)
 
     async def poll_all(self) -> list[PollReport]:
         """Poll every configured feed once, concurrently: at most ``max_concurrent_fetches`` polls in

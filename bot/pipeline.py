@@ -52,6 +52,14 @@ class Ruleset:
         return cls(config, Matcher(config))
 
 
+#: Parse, and match with the given ruleset, in one step (in a worker process): the parsed feed and, per
+#: entry, the rule outcomes — or ``None`` when they could not be computed there with that ruleset.
+ParseMatchFn = Callable[
+    [bytes, str, Mapping[str, str], Feed, datetime, Ruleset],
+    Awaitable[tuple[ParsedFeed, list[list[RuleOutcome]] | None]],
+]
+
+
 @dataclass(slots=True)
 class PollReport:
     feed: str
@@ -94,10 +102,13 @@ def decide(
     feed_title: str,
     first_poll: bool,
     now: datetime,
+    outcomes: list[RuleOutcome] | None = None,
 ) -> NewItem:
-    """What to do with one unseen entry (see the module docstring for the order)."""
+    """What to do with one unseen entry (see the module docstring for the order). ``outcomes``: the
+    rules' verdicts when already computed with this ruleset (by a parse worker)."""
     config = ruleset.config
-    outcomes: list[RuleOutcome] = ruleset.matcher.match(entry, feed, now)
+    if outcomes is None:
+        outcomes = ruleset.matcher.match(entry, feed, now)
     fired = [o for o in outcomes if o.fired]
     published = entry.published
     age = (now - published).total_seconds() if published else None
@@ -151,10 +162,12 @@ class Poller:
         parse: ParseFn,
         rules: Callable[[], Ruleset],
         clock: Callable[[], float] = time.time,
+        parse_and_match: ParseMatchFn | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
         self.parse = parse
+        self.parse_and_match = parse_and_match
         self.rules = rules
         self.clock = clock
         self._inflight: set[str] = set()
@@ -227,15 +240,26 @@ class Poller:
             )
             return PollReport(name, "unchanged")
 
-        parsed = await self.parse(fetched.body, fetched.final_url or feed.url, fetched.headers)
+        url = fetched.final_url or feed.url
+        outcomes: list[list[RuleOutcome]] | None = None
+        if self.parse_and_match is not None:
+            parsed, outcomes = await self.parse_and_match(
+                fetched.body, url, fetched.headers, feed, datetime.fromtimestamp(at, UTC), ruleset
+            )
+        else:
+            parsed = await self.parse(fetched.body, url, fetched.headers)
         if parsed.error:
             return await self._failed(
                 name, interval, state.consecutive_failures + 1, parsed.error, fetched.http_status, None
             )
 
         unique: dict[str, Entry] = {}
-        for e in parsed.entries:
-            unique.setdefault(e.key, e)
+        matched: dict[str, list[RuleOutcome]] = {}
+        for i, e in enumerate(parsed.entries):
+            if e.key not in unique:
+                unique[e.key] = e
+                if outcomes is not None:
+                    matched[e.key] = outcomes[i]
         unseen = await self.store.run(lambda s: s.unseen(name, list(unique)))
         fresh = [e for k, e in unique.items() if k in unseen]
         epoch = datetime.fromtimestamp(0, UTC)
@@ -243,17 +267,26 @@ class Poller:
         now_dt = datetime.fromtimestamp(at, UTC)
         first_poll = state.first_polled_at is None
         title = parsed.title or state.title or feed.name
-        # Matching is CPU work: done on a thread so the event loop keeps serving other feeds meanwhile.
-        items = (
-            await asyncio.to_thread(
-                lambda: [
-                    decide(e, ruleset=ruleset, feed=feed, feed_title=title, first_poll=first_poll, now=now_dt)
-                    for e in fresh
-                ]
-            )
-            if fresh
-            else []
-        )
+
+        def decide_all() -> list[NewItem]:
+            return [
+                decide(
+                    e,
+                    ruleset=ruleset,
+                    feed=feed,
+                    feed_title=title,
+                    first_poll=first_poll,
+                    now=now_dt,
+                    outcomes=matched.get(e.key) if outcomes is not None else None,
+                )
+                for e in fresh
+            ]
+
+        if outcomes is not None or not fresh:
+            items = decide_all()  # matched in the parse worker already: cheap
+        else:
+            # Matching is CPU work: on a thread, so the event loop keeps serving other feeds meanwhile.
+            items = await asyncio.to_thread(decide_all)
         record = PollRecord(
             feed=name,
             at=at,

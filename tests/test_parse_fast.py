@@ -17,7 +17,6 @@ from bot.model import Entry, ParsedFeed
 from bot.parse import parse_feed
 from bot.parse.fast import parse_fast
 from bot.parse.feedparser_path import parse_with_feedparser
-from bot.parse.pool import ParsePool
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
@@ -215,19 +214,6 @@ def test_lxml_never_reads_files_network_or_expands_entities(tmp_path: Path) -> N
         assert all(len(e.title) < 1000 for e in result.entries)
     fast = parse_fast(network_dtd, "", {})  # no internal subset: read, and the DTD is never fetched
     assert fast is not None and [e.title for e in fast.entries] == ["fine"]
-
-
-async def test_parse_pool_returns_what_parse_feed_returns() -> None:
-    body = (DATA / "real-feeds" / "c4eb37eca10d1d55").read_bytes()
-    pool = ParsePool(workers=2)
-    try:
-        results = [await pool.parse(body, "https://feeds.example/x", {}) for _ in range(3)]
-    finally:
-        pool.close()
-    direct = parse_feed(body, "https://feeds.example/x", {})
-    for r in results:
-        assert r.parser == direct.parser == "fast"
-        assert _diff(r.entries, direct.entries) is None
 
 
 @pytest.mark.parametrize(

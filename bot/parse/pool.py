@@ -1,16 +1,72 @@
-"""Parsing off the event loop, on every core: a process pool running ``parse_feed``."""
+"""Parsing — and matching — off the event loop, on every core: a process pool of ``parse_feed`` workers.
+
+Workers come from a ``forkserver`` that has already imported the parse stage, so no thread, socket or
+SQLite handle of the bot is inherited and a worker starts in tens of milliseconds (a fork of a warm
+process) instead of re-importing. Measured on the 200 real feeds (2 cores): 90–140 ms for the pool to
+start, 0.35 ms for a round trip of a tiny document, 0.8 s to parse all 200 feeds through two workers
+against 1.4 s in one process. Small bodies are *not* parsed inline: the round trip is cheaper than the
+main process's time, which the event loop, fetching and the store need.
+
+When the pool knows the rules (``set_rules``), a worker also runs the matcher over every entry it
+parsed (``parse_and_match``), so the CPU-heavy match stage is spread over the cores too and never runs
+on the event loop. The rules travel once per worker start (the pool restarts when they change), and
+each result says which rules version it was matched with, so a result matched with rules that were
+replaced meanwhile is never used.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import multiprocessing
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime
+from typing import Protocol
 
-from bot.model import ParsedFeed
+from bot.model import Entry, ParsedFeed, RuleOutcome
 from bot.parse import parse_feed
+from bot.rules.model import Config, Feed
+
+__all__ = ["MatchedFeed", "ParsePool", "parse_in_pool"]
+
+#: Outcomes per entry, in ``ParsedFeed.entries`` order; ``None`` when not matched in the worker.
+MatchedFeed = tuple[ParsedFeed, list[list[RuleOutcome]] | None]
+
+
+class MatcherLike(Protocol):
+    def match(
+        self, entry: Entry, feed: Feed | None = None, now: datetime | None = None
+    ) -> list[RuleOutcome]: ...
+
+
+#: Builds a matcher from rules, e.g. ``bot.match.Matcher`` (a class: it travels to workers by name).
+MatcherFactory = Callable[[Config], MatcherLike]
+
+# Worker-process state: the version of the rules this worker matches with, and its matcher.
+_worker_version = -1
+_worker_rules: tuple[Config, MatcherFactory] | None = None
+_worker_matcher: MatcherLike | None = None
+
+
+def _install_rules(version: int, rules: tuple[Config, MatcherFactory] | None) -> None:
+    global _worker_version, _worker_rules, _worker_matcher
+    _worker_version, _worker_rules, _worker_matcher = version, rules, None
+
+
+def _parse_and_match(
+    body: bytes, url: str, headers: dict[str, str], feed: Feed | None, now: datetime, version: int
+) -> MatchedFeed:
+    global _worker_matcher
+    parsed = parse_feed(body, url, headers)
+    if _worker_rules is None or _worker_version != version or parsed.error:
+        return parsed, None
+    if _worker_matcher is None:
+        config, factory = _worker_rules
+        _worker_matcher = factory(config)
+    return parsed, [_worker_matcher.match(e, feed, now) for e in parsed.entries]
 
 
 class ParsePool:
@@ -19,24 +75,71 @@ class ParsePool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or max(1, os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        self._rules: tuple[Config, MatcherFactory] | None = None
+        self._version = 0
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["bot.parse"])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            preload = ["bot.parse"]
+            if self._rules is not None:
+                preload.append(self._rules[1].__module__)  # the matcher's module, imported once
+            ctx.set_forkserver_preload(preload)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=ctx,
+                initializer=_install_rules,
+                initargs=(self._version, self._rules),
+            )
         return self._pool
 
+    def start(self) -> None:
+        """Start the workers now rather than on the first feed (``once`` overlaps this with fetching)."""
+        pool = self._executor()
+        for _ in range(self.workers):
+            pool.submit(os.getpid)
+
+    def set_rules(self, config: Config, matcher: MatcherFactory) -> None:
+        """Match with ``matcher(config)`` from now on. Workers restart (lazily) to pick the rules up."""
+        rules = (dataclasses.replace(config, feeds=()), matcher)  # workers get each feed with its task
+        if rules == self._rules:
+            return
+        self._rules = rules
+        self._version += 1
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=False)
+            self._pool = None
+
+    @property
+    def rules_version(self) -> int:
+        return self._version
+
     async def parse(self, body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+        parsed, _ = await self.parse_and_match(body, url, headers, None, None)
+        return parsed
+
+    async def parse_and_match(
+        self, body: bytes, url: str, headers: Mapping[str, str], feed: Feed | None, now: datetime | None
+    ) -> MatchedFeed:
+        """Parse in a worker; with ``now`` given and rules set, also match every entry there."""
         loop = asyncio.get_running_loop()
+        version = self._version if now is not None else -1
+        when = now or datetime.min
         try:
-            return await loop.run_in_executor(self._executor(), parse_feed, body, url, dict(headers))
+            return await loop.run_in_executor(
+                self._executor(), _parse_and_match, body, url, dict(headers), feed, when, version
+            )
         except BrokenProcessPool:
             # A worker died (out of memory, killed): start a fresh pool, report this feed's failure.
             self.close()
-            return ParsedFeed(error="the parser process died while reading this feed", parser="none")
+            return ParsedFeed(error="the parser process died while reading this feed", parser="none"), None
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+async def parse_in_pool(pool: ParsePool, body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+    """``parse_feed`` in one of ``pool``'s workers."""
+    return await pool.parse(body, url, headers)

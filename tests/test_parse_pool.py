@@ -1,0 +1,62 @@
+"""The parse pool: workers parse exactly as ``parse_feed`` does, and match with the rules in force."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.match import Matcher
+from bot.parse import parse_feed
+from bot.parse.pool import ParsePool, parse_in_pool
+from bot.rules.model import Config, Defaults, Feed, Rule
+
+DATA = Path(__file__).parent / "data"
+BODY = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>Russian ship leaves Tartus</title><guid>a</guid><description>By Jane.</description></item>
+<item><title>Weather</title><guid>b</guid></item></channel></rss>"""
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def test_parse_pool_returns_what_parse_feed_returns() -> None:
+    body = (DATA / "real-feeds" / "c4eb37eca10d1d55").read_bytes()
+    pool = ParsePool(workers=2)
+    try:
+        results = [await parse_in_pool(pool, body, "https://feeds.example/x", {}) for _ in range(3)]
+    finally:
+        pool.close()
+    direct = parse_feed(body, "https://feeds.example/x", {})
+    assert direct.parser == "fast"
+    for r in results:
+        assert r == direct
+
+
+async def test_workers_match_with_the_rules_in_force() -> None:
+    config = Config(
+        path="k.yaml",
+        defaults=Defaults(channel="123456789012345678"),
+        feeds=(Feed(name="wire", url="https://wire.example/rss"),),
+        rules=(Rule(name="bases", keywords=("Tartus",)),),
+    )
+    feed = config.feeds[0]
+    pool = ParsePool(workers=1)
+    try:
+        parsed, outcomes = await pool.parse_and_match(BODY, "https://wire.example/rss", {}, feed, NOW)
+        assert outcomes is None  # no rules given yet: the caller matches itself
+        pool.set_rules(config, Matcher)
+        parsed, outcomes = await pool.parse_and_match(BODY, "https://wire.example/rss", {}, feed, NOW)
+        expected = [Matcher(config).match(e, feed, NOW) for e in parsed.entries]
+        assert outcomes == expected
+        assert [o.verdict for per in expected for o in per] == ["matched", "no_match"]
+
+        other = replace(config, rules=(Rule(name="people", keywords=("Jane",)),))
+        pool.set_rules(other, Matcher)
+        _, outcomes = await pool.parse_and_match(BODY, "https://wire.example/rss", {}, feed, NOW)
+        assert outcomes is not None
+        assert [[(o.rule, o.verdict) for o in per] for per in outcomes] == [
+            [("people", "matched")],
+            [("people", "no_match")],
+        ]
+        assert (await pool.parse(BODY, "https://wire.example/rss", {})).entries == parsed.entries
+    finally:
+        pool.close()
