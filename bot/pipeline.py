@@ -242,7 +242,10 @@ class Poller:
 
         url = fetched.final_url or feed.url
         outcomes: list[list[RuleOutcome]] | None = None
-        if self.parse_and_match is not None:
+        if self.parse_and_match is not None and state.first_polled_at is None:
+            # A feed's first poll: every entry is new, so match them all in the parse worker (both
+            # cores). Later polls usually bring a few new entries among many seen ones: parse only,
+            # and match just the new ones here.
             parsed, outcomes = await self.parse_and_match(
                 fetched.body, url, fetched.headers, feed, datetime.fromtimestamp(at, UTC), ruleset
             )
