@@ -96,8 +96,7 @@ class App:
     async def apply_config(self, config: Config, *, spread: float = 0.0) -> None:
         """Put ``config`` in force: swap the matcher and register its feeds in the store."""
         self._ruleset = Ruleset.of(config)
-        self.pool.set_rules(config, Matcher)
-        self.pool.start()
+        self.pool.set_rules(config, Matcher)  # workers start with the first feed that needs parsing
         now = self.clock()
         pairs = [(f.name, f.url) for f in config.feeds]
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
