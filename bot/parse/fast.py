@@ -33,9 +33,19 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
 from bot.model import Entry, ParsedFeed
-from bot.parse.normalise import html_to_text, make_entry, struct_to_utc
+from bot.parse.normalise import html_to_text, is_plain_url, make_entry, struct_to_utc
 
 __all__ = ["parse_fast"]
+
+_SAFE_BASE = re.compile(r"https?://[!-Z\\^-~]*\Z")
+
+
+def _resolve(base: str, uri: str) -> str:
+    """feedparser's ``_urljoin`` (which never raises), without its cost for plain absolute URLs."""
+    if is_plain_url(uri) and _SAFE_BASE.match(base):
+        return uri
+    return str(_urljoin(base, uri))
+
 
 _PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False,
@@ -344,7 +354,7 @@ def _link(st: _EntryState, el: Any, attrs: dict[str, str], base: str) -> None:
     if href:
         attrs["href"] = href
     if "href" in attrs:
-        href = _urljoin(base, attrs["href"])
+        href = _resolve(base, attrs["href"])
         st.links.append([rel, href])
         if rel == "alternate" and _map_type(attrs["type"]) in _HTML_TYPES:
             st.ctx["link"] = href
@@ -354,7 +364,7 @@ def _link(st: _EntryState, el: Any, attrs: dict[str, str], base: str) -> None:
     st.links.append([rel, None])
     value = _text(el, None, None)
     if value:
-        value = _urljoin(base, value)
+        value = _resolve(base, value)
     value = _AMP_REF.sub(r"&\g<1>", _fix(value).replace("&amp;", "&"))
     st.ctx["link"] = value
     if value:
@@ -384,7 +394,7 @@ def _walk_entry(st: _EntryState, parent: Any, depth: int, base: str) -> None:
             islink = attrs.get("ispermalink", "true") == "true"
             value = _text(el, None, None)
             if value and islink:
-                value = _urljoin(b, value)
+                value = _resolve(b, value)
             value = _fix(value)
             st.store("id", value, d)
             if islink:

@@ -17,6 +17,7 @@ replaced meanwhile is never used.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
 import multiprocessing
 import os
@@ -24,7 +25,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.model import Entry, ParsedFeed, RuleOutcome
 from bot.parse import parse_feed
@@ -56,10 +57,32 @@ def _install_rules(version: int, rules: tuple[Config, MatcherFactory] | None) ->
     _worker_version, _worker_rules, _worker_matcher = version, rules, None
 
 
+def _release_memory() -> None:
+    """Hand freed heap back to the OS (glibc keeps it otherwise: a worker that once parsed a 10 MB feed
+    would stay that big). A few hundred microseconds; done after large documents only."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL("libc.so.6")
+            _libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc.malloc_trim(0)
+
+
+_libc: Any = None
+_trim_next = False
+TRIM_AFTER_BYTES = 256 * 1024
+
+
 def _parse_and_match(
     body: bytes, url: str, headers: dict[str, str], feed: Feed | None, now: datetime, version: int
 ) -> MatchedFeed:
-    global _worker_matcher
+    global _worker_matcher, _trim_next
+    if _trim_next:  # the previous document was large; its tree, text and pickled result are free now
+        _release_memory()
+    _trim_next = len(body) > TRIM_AFTER_BYTES
     parsed = parse_feed(body, url, headers)
     if _worker_rules is None or _worker_version != version or parsed.error:
         return parsed, None
