@@ -65,17 +65,24 @@ class StoreResult:
         return self.items / self.insert_seconds
 
 
-def _entry(rng: random.Random, feed: int, n: int, when: datetime) -> Entry:
-    title = " ".join(rng.choice(WORDS) for _ in range(9)).capitalize()
-    summary = " ".join(rng.choice(WORDS) for _ in range(70))
-    return Entry(
-        key=f"id:https://news{feed}.example/{n}",
-        title=title,
-        link=f"https://news{feed}.example/{n}",
-        summary=summary,
-        published=when,
-        guid=f"https://news{feed}.example/{n}",
-    )
+class _Texts:
+    """A few thousand made-up titles and summaries, cycled (generating text must not dominate the run)."""
+
+    def __init__(self, rng: random.Random, count: int = 4001) -> None:
+        self.titles = [" ".join(rng.choice(WORDS) for _ in range(9)).capitalize() for _ in range(count)]
+        self.summaries = [" ".join(rng.choice(WORDS) for _ in range(70)) for _ in range(count)]
+
+    def entry(self, feed: int, n: int, when: datetime) -> Entry:
+        i = (feed * 7919 + n) % len(self.titles)
+        link = f"https://news{feed}.example/{n}"
+        return Entry(
+            key=f"id:{link}",
+            title=self.titles[i],
+            link=link,
+            summary=self.summaries[i],
+            published=when,
+            guid=link,
+        )
 
 
 def run(path: Path, items: int = 1_000_000, batch: int = 1000, lookup_batch: int = 50) -> StoreResult:
@@ -89,12 +96,13 @@ def run(path: Path, items: int = 1_000_000, batch: int = 1000, lookup_batch: int
     store.sync_feeds([(f"store-{i:04d}", f"https://news{i}.example/rss") for i in range(FEEDS)], now)
     per_feed = max(1, items // FEEDS)
     base = datetime(2026, 1, 1, tzinfo=UTC)
+    texts = _Texts(rng)
     written = 0
     elapsed = 0.0
     for n in range(0, per_feed, batch):
         k = min(batch, per_feed - n)
         for f in range(FEEDS):
-            entries = [_entry(rng, f, n + j, base + timedelta(minutes=n + j)) for j in range(k)]
+            entries = [texts.entry(f, n + j, base + timedelta(minutes=n + j)) for j in range(k)]
             rec = PollRecord(
                 feed=f"store-{f:04d}",
                 at=now,

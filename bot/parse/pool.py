@@ -17,10 +17,12 @@ replaced meanwhile is never used.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import dataclasses
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -50,6 +52,17 @@ MatcherFactory = Callable[[Config], MatcherLike]
 _worker_version = -1
 _worker_rules: tuple[Config, MatcherFactory] | None = None
 _worker_matcher: MatcherLike | None = None
+
+
+#: Workers run at a lower CPU priority than the bot's main process: parsing is throughput work, the
+#: event loop is latency work, and on a busy machine the loop must get a core when it needs one.
+WORKER_NICENESS = 10
+
+
+def _init_worker(version: int, rules: tuple[Config, MatcherFactory] | None) -> None:
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+    _install_rules(version, rules)
 
 
 def _install_rules(version: int, rules: tuple[Config, MatcherFactory] | None) -> None:
@@ -100,27 +113,42 @@ class ParsePool:
         self._pool: ProcessPoolExecutor | None = None
         self._rules: tuple[Config, MatcherFactory] | None = None
         self._version = 0
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            ctx = multiprocessing.get_context("forkserver")
-            preload = ["bot.parse"]
-            if self._rules is not None:
-                preload.append(self._rules[1].__module__)  # the matcher's module, imported once
-            ctx.set_forkserver_preload(preload)
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=ctx,
-                initializer=_install_rules,
-                initargs=(self._version, self._rules),
-            )
-        return self._pool
+        self._starting: asyncio.Lock | None = None
 
     def start(self) -> None:
-        """Start the workers now rather than on the first feed (``once`` overlaps this with fetching)."""
-        pool = self._executor()
+        """Start the forkserver and every worker now. Blocking (~0.1 s the first time): not on the event
+        loop. The executor is published only once its workers exist, so that no submit on the event
+        loop waits on the executor's lock meanwhile."""
+        if self._pool is not None:
+            return
+        ctx = multiprocessing.get_context("forkserver")
+        preload = ["bot.parse"]
+        if self._rules is not None:
+            preload.append(self._rules[1].__module__)  # the matcher's module, imported once
+        ctx.set_forkserver_preload(preload)
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(self._version, self._rules),
+        )
+        # A busy task each, so that no worker is idle during these submits and every one of them
+        # spawns its process here, not in a later submit on the event loop.
         for _ in range(self.workers):
-            pool.submit(os.getpid)
+            pool.submit(time.sleep, 0.05)
+        self._pool = pool
+
+    async def _ready(self) -> ProcessPoolExecutor:
+        """The executor, its workers started on a thread: the first start waits for the forkserver to
+        import the parse stage, which would otherwise stall the event loop for ~0.1 s."""
+        if self._pool is None:
+            if self._starting is None:
+                self._starting = asyncio.Lock()
+            async with self._starting:
+                if self._pool is None:
+                    await asyncio.to_thread(self.start)
+        assert self._pool is not None
+        return self._pool
 
     def set_rules(self, config: Config, matcher: MatcherFactory) -> None:
         """Match with ``matcher(config)`` from now on. Workers restart (lazily) to pick the rules up."""
@@ -149,8 +177,9 @@ class ParsePool:
         version = self._version if now is not None else -1
         when = now or datetime.min
         try:
+            executor = await self._ready()
             return await loop.run_in_executor(
-                self._executor(), _parse_and_match, body, url, dict(headers), feed, when, version
+                executor, _parse_and_match, body, url, dict(headers), feed, when, version
             )
         except BrokenProcessPool:
             # A worker died (out of memory, killed): start a fresh pool, report this feed's failure.
