@@ -34,7 +34,8 @@ class ParseResult:
     pool_seconds: float
     pool_start_seconds: float
     feedparser_seconds: float
-    reference_seconds: float  # feedparser + the same normalisation, on the feeds the fast path read
+    fast_seconds: float  # ours, on the feeds the fast path read
+    reference_seconds: float  # feedparser + the same normalisation, on those feeds
     reference_entries: int
     fast_feeds: int
     fast_entries: int
@@ -55,10 +56,13 @@ class ParseResult:
         return self.feedparser_seconds / self.entries * 1e6
 
 
-def _ours(docs: list[Doc]) -> tuple[float, list[ParsedFeed]]:
-    t0 = time.perf_counter()
-    out = [parse_feed(body, url, headers) for url, body, headers in docs]
-    return time.perf_counter() - t0, out
+def _ours(docs: list[Doc]) -> tuple[list[float], list[ParsedFeed]]:
+    times, out = [], []
+    for url, body, headers in docs:
+        t0 = time.perf_counter()
+        out.append(parse_feed(body, url, headers))
+        times.append(time.perf_counter() - t0)
+    return times, out
 
 
 async def _pool(docs: list[Doc]) -> tuple[float, float]:
@@ -77,8 +81,12 @@ async def _pool(docs: list[Doc]) -> tuple[float, float]:
 def run(docs: list[Doc], *, reference: bool = True) -> ParseResult:
     """``docs`` are ``(url, body, headers)``. ``reference=False`` skips the agreement check."""
     parse_feed(docs[0][1], docs[0][0], docs[0][2])  # warm imports and caches
-    ours_s, ours = _ours(docs)
-    ours_s = min(ours_s, _ours(docs)[0])
+    times, ours = _ours(docs)
+    again, _ = _ours(docs)
+    if sum(again) < sum(times):
+        times = again
+    ours_s = sum(times)
+    fast_s = sum(t for t, p in zip(times, ours, strict=True) if p.parser == "fast")
     pool_s, pool_start = asyncio.run(_pool(docs))
 
     t0 = time.perf_counter()
@@ -117,6 +125,7 @@ def run(docs: list[Doc], *, reference: bool = True) -> ParseResult:
         pool_seconds=pool_s,
         pool_start_seconds=pool_start,
         feedparser_seconds=fp_s,
+        fast_seconds=fast_s,
         reference_seconds=ref_s,
         reference_entries=ref_entries,
         fast_feeds=fast_feeds,

@@ -17,7 +17,6 @@ replaced meanwhile is never used.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import dataclasses
 import multiprocessing
@@ -54,14 +53,7 @@ _worker_rules: tuple[Config, MatcherFactory] | None = None
 _worker_matcher: MatcherLike | None = None
 
 
-#: Workers run at a lower CPU priority than the bot's main process: parsing is throughput work, the
-#: event loop is latency work, and on a busy machine the loop must get a core when it needs one.
-WORKER_NICENESS = 10
-
-
 def _init_worker(version: int, rules: tuple[Config, MatcherFactory] | None) -> None:
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
     _install_rules(version, rules)
 
 
