@@ -449,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report()
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="newshound-bench-") as tmp:
         work = Path(tmp)
         store_db = None
@@ -469,7 +470,11 @@ def main(argv: list[str] | None = None) -> int:
                 section_latency(report, args)
             print(f"  {section}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     total = time.perf_counter() - started
-    header = f"Newshound benchmark — {machine()}\nsections: {', '.join(only)}; total run time {total:.0f} s"
+    header = (
+        f"Newshound benchmark — {machine()}\nsections: {', '.join(only)}; total run time {total:.0f} s; "
+        f"1-minute load average before the run {load_before:.1f} (on an idle machine ~0: higher means "
+        "other work was competing for the cores)"
+    )
     text = header + "\n\n" + report.table() + "\n" + "".join(f"\n- {n}" for n in report.notes) + "\n"
     print(text)
     if not args.no_write and set(only) == set(SECTIONS):
