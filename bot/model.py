@@ -6,9 +6,9 @@ stage needs to import another stage's internals. Nothing here does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 #: Fields of an entry a rule may look at (see ``Rule.fields``).
 ENTRY_FIELDS: tuple[str, ...] = ("title", "summary", "content", "link", "author", "source", "tags")
@@ -125,6 +125,85 @@ class RuleOutcome:
         if self.verdict == "disabled":
             return "rule is disabled"
         return "no keyword matched"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMatch:
+    rule: str
+    terms: tuple[str, ...]
+    severity: str = "normal"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Everything a sink needs to show one item to one channel. Stored as JSON in the outbox."""
+
+    feed: str
+    title: str
+    link: str
+    summary: str
+    matches: tuple[AlertMatch, ...]
+    severity: str = "normal"
+    mentions: tuple[str, ...] = ()
+    highlights: tuple[str, ...] = ()  # matched words as they appear in the text, to mark in bold
+    published: str | None = None  # ISO 8601 UTC
+    source: str = ""  # publisher
+    author: str = ""
+    feed_title: str = ""
+    item_key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Alert:
+        data = dict(data)
+        data["matches"] = tuple(
+            AlertMatch(m["rule"], tuple(m["terms"]), m.get("severity", "normal"))
+            for m in data.get("matches", ())
+        )
+        for key in ("mentions", "highlights"):
+            data[key] = tuple(data.get(key, ()))
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def matched_line(self) -> str:
+        """``rule · keyword, keyword; rule2 · keyword``."""
+        return "; ".join(f"{m.rule} · {', '.join(m.terms)}" for m in self.matches)
+
+
+SEVERITY_ORDER = {"low": 0, "normal": 1, "high": 2, "critical": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where an alert goes: a channel id, or a webhook URL (a secret: never log it)."""
+
+    channel: str | None = None
+    webhook: str | None = None
+    username: str | None = None
+    avatar: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable, loggable name: ``channel:<id>`` or ``webhook:<id>`` (never the webhook token)."""
+        if self.webhook:
+            parts = self.webhook.rstrip("/").split("/")
+            return f"webhook:{parts[-2] if len(parts) >= 2 else '?'}"
+        return f"channel:{self.channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxAlert:
+    """An alert waiting in (or taken from) the store's outbox."""
+
+    id: int
+    target: Target
+    alert: Alert
+    attempts: int = 0
+    created_at: float = 0.0
 
 
 def utcnow() -> datetime:

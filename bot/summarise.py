@@ -7,64 +7,16 @@ holding a matched word, in document order, trimmed at a word boundary with an el
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
 
-from bot.model import Entry, RuleOutcome
+from bot.model import SEVERITY_ORDER, Alert, AlertMatch, Entry, RuleOutcome
+
+__all__ = ["Alert", "AlertMatch", "summarise", "summary_text", "trim"]
 
 SUMMARY_LIMIT = 400
-SEVERITY_ORDER = {"low": 0, "normal": 1, "high": 2, "critical": 3}
 
 # A sentence ends at . ! ? … or the Arabic/CJK stops, followed by space (or, for CJK, by anything).
 _SENTENCE = re.compile(r"[^.!?…。！？؟]+(?:[.!?…]+(?=\s|$)|[。！？؟]+|$)\s*")
-
-
-@dataclass(frozen=True, slots=True)
-class AlertMatch:
-    rule: str
-    terms: tuple[str, ...]
-    severity: str = "normal"
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """Everything a sink needs to show one item to one channel. Stored as JSON in the outbox."""
-
-    feed: str
-    title: str
-    link: str
-    summary: str
-    matches: tuple[AlertMatch, ...]
-    severity: str = "normal"
-    mentions: tuple[str, ...] = ()
-    highlights: tuple[str, ...] = ()  # matched words as they appear in the text, to mark in bold
-    published: str | None = None  # ISO 8601 UTC
-    source: str = ""  # publisher
-    author: str = ""
-    feed_title: str = ""
-    item_key: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Alert:
-        data = dict(data)
-        data["matches"] = tuple(
-            AlertMatch(m["rule"], tuple(m["terms"]), m.get("severity", "normal"))
-            for m in data.get("matches", ())
-        )
-        for key in ("mentions", "highlights"):
-            data[key] = tuple(data.get(key, ()))
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    @property
-    def matched_line(self) -> str:
-        """``rule · keyword, keyword; rule2 · keyword``."""
-        return "; ".join(f"{m.rule} · {', '.join(m.terms)}" for m in self.matches)
 
 
 def sentences(text: str) -> list[str]:

@@ -10,34 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bot.summarise import Alert
+from bot.model import OutboxAlert, Target
 
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where an alert goes: a channel id, or a webhook URL (a secret: never log it)."""
-
-    channel: str | None = None
-    webhook: str | None = None
-    username: str | None = None
-    avatar: str | None = None
-
-    @property
-    def key(self) -> str:
-        """A stable, loggable name: ``channel:<id>`` or ``webhook:<id>`` (the token is never included)."""
-        if self.webhook:
-            parts = self.webhook.rstrip("/").split("/")
-            return f"webhook:{parts[-2] if len(parts) >= 2 else '?'}"
-        return f"channel:{self.channel}"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxAlert:
-    id: int
-    target: Target
-    alert: Alert
-    attempts: int = 0
-    created_at: float = 0.0
+__all__ = ["DeliveryResult", "OutboxAlert", "Sink", "Target"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,7 @@ class _Validator:
     def __init__(self, path: str) -> None:
         self.path = path
         self.problems: list[Problem] = []
+        self.default_destination_given = False  # so a bad defaults.channel is not reported twice
 
     # -- reporting ---------------------------------------------------------------------------------
     def at(self, pos: tuple[int, int], message: str) -> None:
@@ -119,14 +120,14 @@ class _Validator:
     @staticmethod
     def key_pos(node: CommentedMap, key: str) -> tuple[int, int]:
         try:
-            return tuple(node.lc.key(key))  # type: ignore[return-value]
+            return tuple(node.lc.key(key))
         except (KeyError, AttributeError, TypeError):
             return _node_pos(node)
 
     @staticmethod
     def value_pos(node: CommentedMap, key: str) -> tuple[int, int]:
         try:
-            return tuple(node.lc.value(key))  # type: ignore[return-value]
+            return tuple(node.lc.value(key))
         except (KeyError, AttributeError, TypeError):
             return _node_pos(node)
 
@@ -180,6 +181,7 @@ class _Validator:
             self.at(self.value_pos(doc, "defaults"), "`defaults` must be a mapping")
             return Defaults()
         self.unknown_keys(node, DEFAULT_KEYS, "key in defaults")
+        self.default_destination_given = "channel" in node or "webhook" in node
         base = Defaults()
         channel = self.snowflake(node, "channel", "defaults.channel")
         interval, _auto = self.interval(node, "defaults.interval")
@@ -280,6 +282,7 @@ class _Validator:
             channel = self.snowflake(item, "channel", f"{label} channel")
             webhook = self.webhook(item, f"{label} webhook")
             nowhere = not (channel or webhook or defaults.channel or defaults.webhook)
+            nowhere = nowhere and not self.default_destination_given and "channel" not in item
             if name and nowhere and not any(f.webhook for f in feeds):
                 self.at(pos, f"{label} has no channel: set `channel` on it or `defaults.channel`")
             mention = self.snowflakes(item, "mention", f"{label} mention")
@@ -565,6 +568,6 @@ def _node_pos(node: Any) -> tuple[int, int]:
 
 def _item_pos(seq: Any, i: int) -> tuple[int, int]:
     try:
-        return tuple(seq.lc.item(i))  # type: ignore[return-value]
+        return tuple(seq.lc.item(i))
     except (KeyError, AttributeError, TypeError, IndexError):
         return _node_pos(seq)

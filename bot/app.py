@@ -1,0 +1,146 @@
+"""Wiring: settings + rules + store + fetcher + parser + poller + delivery, for ``once`` and ``run``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.deliver import Sink
+from bot.deliver.console import ConsoleSink
+from bot.deliver.worker import DeliveryWorker, DrainReport
+from bot.fetch import Fetcher
+from bot.parse.pool import ParsePool
+from bot.pipeline import Poller, PollReport, Ruleset
+from bot.rules.load import load_rules
+from bot.rules.model import Config
+from bot.scheduler import PollScheduler
+from bot.store import StoreThread
+
+log = logging.getLogger(__name__)
+
+#: On start-up, feeds already due are spread over this many seconds so they don't all fire together.
+START_SPREAD = 30.0
+
+
+@dataclass(slots=True)
+class OnceSummary:
+    polls: list[PollReport] = field(default_factory=list)
+    delivery: DrainReport = field(default_factory=DrainReport)
+
+    def lines(self) -> list[str]:
+        ok = [p for p in self.polls if p.status in ("ok", "unchanged", "not_modified")]
+        bad = [p for p in self.polls if p.status == "error"]
+        new = sum(p.new_items for p in self.polls)
+        alerts = sum(p.alerts for p in self.polls)
+        out = [
+            f"polled {len(self.polls)} feed(s): {len(ok)} ok, {len(bad)} failed; "
+            f"{new} new item(s), {alerts} alert(s) queued; delivered {self.delivery.sent}"
+            + (f", {self.delivery.retried} waiting to retry" if self.delivery.retried else "")
+            + (f", {self.delivery.failed} failed" if self.delivery.failed else "")
+        ]
+        out += [f"  {p.feed}: {p.error}" for p in bad]
+        return out
+
+
+class App:
+    """The running bot. ``start`` loads the rules (raising ``RulesError`` if they are broken)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sink: Sink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.sink: Sink = sink or ConsoleSink()
+        self.store = StoreThread(settings.database)
+        self.fetcher = Fetcher(
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.max_body_bytes,
+            allow_private=settings.allow_private_feeds,
+            max_connections=settings.max_concurrent_fetches,
+        )
+        self.pool = ParsePool()
+        self._ruleset: Ruleset | None = None
+        self.poller = Poller(
+            store=self.store, fetcher=self.fetcher, parse=self.pool.parse, rules=self.ruleset, clock=clock
+        )
+        self.worker = DeliveryWorker(self.store, self.sink, clock=clock)
+        self.scheduler: PollScheduler | None = None
+        self.started_at = clock()
+
+    def ruleset(self) -> Ruleset:
+        if self._ruleset is None:
+            raise RuntimeError("rules are not loaded; call start() first")
+        return self._ruleset
+
+    async def start(self) -> None:
+        config = load_rules(self.settings.keywords)
+        await self.store.open()
+        await self.fetcher.open()
+        await self.apply_config(config, spread=0.0)
+
+    async def apply_config(self, config: Config, *, spread: float = 0.0) -> None:
+        """Put ``config`` in force: swap the matcher and register its feeds in the store."""
+        self._ruleset = Ruleset.of(config)
+        now = self.clock()
+        pairs = [(f.name, f.url) for f in config.feeds]
+        await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
+
+    async def poll_all(self) -> list[PollReport]:
+        """Poll every configured feed once, concurrently (bounded by the fetcher's connection limits)."""
+        names = [f.name for f in self.ruleset().config.feeds]
+        paused = {f.name for f in await self.store.run(lambda s: s.feeds()) if f.status == "paused"}
+        reports = await asyncio.gather(*(self._poll_and_wake(n) for n in names if n not in paused))
+        return list(reports)
+
+    async def _poll_and_wake(self, name: str) -> PollReport:
+        report = await self.poller.poll(name)
+        if report.alerts:
+            self.worker.wake()
+        return report
+
+    async def once(self) -> OnceSummary:
+        """One poll of every feed, then deliver everything that is due."""
+        polls = await self.poll_all()
+        delivery = await self.worker.drain()
+        return OnceSummary(polls, delivery)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll on schedule and deliver continuously until ``stop`` is set."""
+        config = self.ruleset().config
+        await self.apply_config(config, spread=START_SPREAD if len(config.feeds) > 1 else 0.0)
+        self.scheduler = PollScheduler(
+            due=self._due,
+            poll=self._poll_and_wake,
+            concurrency=self.settings.max_concurrent_fetches,
+        )
+        self.scheduler.start()
+        worker = asyncio.create_task(self.worker.run_forever(stop), name="delivery")
+        log.info(
+            "newshound running: %d feed(s), %d rule(s), delivering to %s",
+            len(config.feeds),
+            len(config.rules),
+            self.sink.name,
+        )
+        try:
+            await stop.wait()
+        finally:
+            await self.scheduler.shutdown(grace=5.0)
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+    async def _due(self) -> list[str]:
+        now = self.clock()
+        return await self.store.run(lambda s: s.feeds_due(now))
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+        self.pool.close()
+        await self.store.close()

@@ -1,0 +1,178 @@
+"""The ``newshound`` command.
+
+Exit codes: 0 success, 1 the rules file has problems, 2 bad settings or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Settings, SettingsError, load_settings
+from bot.rules.durations import format_duration
+from bot.rules.load import RulesError, load_rules
+from bot.rules.model import Config
+
+log = logging.getLogger("newshound")
+
+EXIT_OK, EXIT_RULES, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newshound",
+        description="Watch news feeds for the words your team cares about and alert Discord channels.",
+    )
+    parser.add_argument("--version", action="version", version=f"newshound {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser(
+        "run",
+        help="poll feeds on schedule and deliver alerts until stopped (to Discord with a token, else here)",
+    )
+    sub.add_parser("once", help="poll every feed once, deliver what matched, exit")
+    check = sub.add_parser("check", help="validate keywords.yaml and summarise it")
+    check.add_argument("file", nargs="?", type=Path, help="rules file (default: NEWSHOUND_KEYWORDS)")
+    return parser
+
+
+def commands() -> list[str]:
+    """Every subcommand name (the docs test checks each is documented in README.md)."""
+    parser = build_parser()
+    for action in parser._actions:  # argparse keeps subparsers here
+        if isinstance(action, argparse._SubParsersAction):
+            return sorted(action.choices)
+    return []
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=settings.log_level_number,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        force=True,
+    )
+    for noisy in ("apscheduler", "discord.gateway", "discord.client"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, settings.log_level_number))
+
+
+def _print_problems(exc: RulesError) -> None:
+    for p in exc.problems:
+        print(p, file=sys.stderr)
+    n = len(exc.problems)
+    print(f"{n} problem{'s' if n != 1 else ''} found", file=sys.stderr)
+
+
+def summarise_config(config: Config) -> list[str]:
+    d = config.defaults
+    interval = "auto" if d.interval is None else format_duration(d.interval)
+    lines = [
+        f"{config.path}: OK — {len(config.feeds)} feed(s), {len(config.rules)} rule(s)",
+        f"defaults: channel {d.channel or '-'}, interval {interval}, backfill {format_duration(d.backfill)}, "
+        f"max_age {format_duration(d.max_age)}",
+    ]
+    for f in config.feeds:
+        iv = config.interval_for(f)
+        tags = f" [{', '.join(f.tags)}]" if f.tags else ""
+        lines.append(f"  feed {f.name}: {f.url} every {'auto' if iv is None else format_duration(iv)}{tags}")
+    for r in config.rules:
+        where = "webhook" if r.webhook else (config.channel_for(r) or "-")
+        state = "" if r.enabled else " (disabled)"
+        terms = len(r.keywords) + len(r.regex)
+        lines.append(f"  rule {r.name}: {terms} term(s), severity {r.severity} → {where}{state}")
+    return lines
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.file or settings.keywords
+    try:
+        config = load_rules(path)
+    except RulesError as exc:
+        _print_problems(exc)
+        return EXIT_RULES
+    print("\n".join(summarise_config(config)))
+    return EXIT_OK
+
+
+def make_sink(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.deliver.console import ConsoleSink
+
+    if settings.token:
+        raise SettingsError("DISCORD_TOKEN is set but Discord delivery is not available in this build")
+    return ConsoleSink()
+
+
+async def _once(settings: Settings) -> int:
+    from bot.app import App
+
+    app = App(settings, sink=make_sink(settings))
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    for line in summary.lines():
+        print(line, file=sys.stderr)
+    return EXIT_OK
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import App
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    app = App(settings, sink=make_sink(settings))
+    try:
+        await app.start()
+        await app.run(stop)
+    finally:
+        await app.close()
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _with_rules(fn: Callable[[Settings], object]) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(_args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return int(asyncio.run(fn(settings)))  # type: ignore[arg-type]
+        except RulesError as exc:
+            _print_problems(exc)
+            return EXIT_RULES
+
+    return run
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "check": cmd_check,
+    "once": _with_rules(_once),
+    "run": _with_rules(_run),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"newshound: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _setup_logging(settings)
+    try:
+        return HANDLERS[args.command](args, settings)
+    except SettingsError as exc:
+        print(f"newshound: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Settings from the environment (and a ``.env`` file in the working directory). Never imports the store
+or discord. The table in README.md lists every setting; ``tests/test_docs.py`` keeps them in sync."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DISCORD_API_BASE = "https://discord.com/api/v10"
+DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    """Every setting Newshound reads. The env var name is the validation alias of each field."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=False,
+        case_sensitive=True,
+    )
+
+    discord_token: Annotated[SecretStr | None, Field(validation_alias=_env("DISCORD_TOKEN"))] = None
+    discord_api_base: Annotated[str, Field(validation_alias=_env("DISCORD_API_BASE"))] = DISCORD_API_BASE
+    discord_gateway_url: Annotated[str, Field(validation_alias=_env("DISCORD_GATEWAY_URL"))] = (
+        DISCORD_GATEWAY_URL
+    )
+    database: Annotated[Path, Field(validation_alias=_env("NEWSHOUND_DATABASE"))] = Path("newshound.db")
+    keywords: Annotated[Path, Field(validation_alias=_env("NEWSHOUND_KEYWORDS"))] = Path("keywords.yaml")
+    allow_private_feeds: Annotated[bool, Field(validation_alias=_env("NEWSHOUND_ALLOW_PRIVATE_FEEDS"))] = (
+        False
+    )
+    admin_channel: Annotated[str | None, Field(validation_alias=_env("NEWSHOUND_ADMIN_CHANNEL"))] = None
+    log_level: Annotated[str, Field(validation_alias=_env("NEWSHOUND_LOG_LEVEL"))] = "INFO"
+    max_body_mb: Annotated[float, Field(validation_alias=_env("NEWSHOUND_MAX_BODY_MB"), gt=0, le=1024)] = 10.0
+    fetch_timeout: Annotated[float, Field(validation_alias=_env("NEWSHOUND_FETCH_TIMEOUT"), gt=0, le=600)] = (
+        30.0
+    )
+    max_concurrent_fetches: Annotated[
+        int, Field(validation_alias=_env("NEWSHOUND_MAX_CONCURRENT_FETCHES"), ge=1, le=1000)
+    ] = 32
+
+    @field_validator("discord_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("admin_channel", mode="before")
+    @classmethod
+    def _snowflake(cls, v: object) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        text = str(v).strip()
+        if not (text.isdigit() and 17 <= len(text) <= 20):
+            raise ValueError("must be a Discord channel id (17–20 digits)")
+        return text
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, v: object) -> object:
+        text = str(v).strip().upper()
+        if text not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return text
+
+    @field_validator("discord_api_base", "discord_gateway_url", mode="after")
+    @classmethod
+    def _url(cls, v: str, info: object) -> str:
+        gateway = "gateway" in str(getattr(info, "field_name", ""))
+        v = v.strip() if gateway else v.strip().rstrip("/")
+        schemes = ("ws://", "wss://") if gateway else ("http://", "https://")
+        if not v.startswith(schemes):
+            raise ValueError(f"must start with {' or '.join(schemes)}")
+        return v
+
+    @property
+    def token(self) -> str | None:
+        return self.discord_token.get_secret_value() if self.discord_token else None
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+    @property
+    def log_level_number(self) -> int:
+        return int(logging.getLevelName(self.log_level))
+
+
+#: The env var of every setting, for docs and error messages.
+ENV_NAMES: dict[str, str] = {
+    name: str(field.validation_alias.choices[0])  # type: ignore[union-attr]
+    for name, field in Settings.model_fields.items()
+}
+
+
+class SettingsError(Exception):
+    """A setting has an invalid value. ``str()`` is one line naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and ``.env``; raises ``SettingsError`` with one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else "?"
+        env = ENV_NAMES.get(field, field)
+        raw = first.get("input")
+        shown = "" if env == "DISCORD_TOKEN" or raw is None or isinstance(raw, dict) else f"={raw!r}"
+        msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise SettingsError(f"invalid setting {env}{shown}: {msg}") from None

@@ -1,0 +1,131 @@
+"""The schema, as named sqlite-utils migrations. Append new ones; never edit an applied one."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("newshound")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["feeds"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "name": str,
+            "url": str,
+            "title": str,
+            "added_at": float,
+            "removed_at": float,
+            "first_polled_at": float,
+            "last_fetch_at": float,
+            "last_ok_at": float,
+            "last_new_item_at": float,
+            "next_poll_at": float,
+            "etag": str,
+            "last_modified": str,
+            "body_hash": str,
+            "status": str,  # new | ok | degraded | failing | paused
+            "last_error": str,
+            "last_warning": str,
+            "last_http_status": int,
+            "consecutive_failures": int,
+            "failing_since": float,
+            "items_total": int,
+        },
+        pk="id",
+        not_null={"name", "url", "status"},
+        defaults={"status": "new", "consecutive_failures": 0, "items_total": 0},
+    )
+    db["feeds"].create_index(["name"], unique=True)  # type: ignore[union-attr]
+
+    db["items"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "feed_id": int,
+            "key_hash": int,  # 64-bit hash of key: the "is it new?" index stays small
+            "key": str,
+            "title": str,
+            "link": str,
+            "summary": str,
+            "author": str,
+            "source": str,
+            "published": float,
+            "seen_at": float,
+            "verdict": str,  # alerted | no_match | excluded | backfill | too_old | duplicate
+            "reason": str,
+            "outcomes": str,  # JSON: every rule's verdict and hits
+        },
+        pk="id",
+        foreign_keys=[("feed_id", "feeds", "id")],
+    )
+    db["items"].create_index(["feed_id", "key_hash"], unique=True)  # type: ignore[union-attr]
+    db["items"].create_index(["seen_at"])  # type: ignore[union-attr]
+
+    db["alerts"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "item_id": int,
+            "target_key": str,  # loggable: channel:<id> | webhook:<id>
+            "channel": str,
+            "webhook": str,  # a secret; never logged
+            "username": str,
+            "avatar": str,
+            "rules": str,  # comma-separated rule names
+            "severity": str,
+            "payload": str,  # JSON of bot.model.Alert
+            "status": str,  # pending | sent | failed
+            "created_at": float,
+            "attempts": int,
+            "next_attempt_at": float,
+            "sent_at": float,
+            "message_id": str,
+            "error": str,
+        },
+        pk="id",
+        foreign_keys=[("item_id", "items", "id")],
+        not_null={"target_key", "status"},
+        defaults={"attempts": 0},
+    )
+    db["alerts"].create_index(["status", "target_key", "id"])  # type: ignore[union-attr]
+    db["alerts"].create_index(["item_id"])  # type: ignore[union-attr]
+
+    # Cross-feed duplicate suppression: the same story (same link, or same headline) goes to a
+    # target at most once.
+    db["alert_keys"].create(  # type: ignore[union-attr]
+        {"target_key": str, "key": str, "alert_id": int, "at": float},
+        pk=("target_key", "key"),
+    )
+
+    db["audit"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "at": float,
+            "actor": str,
+            "action": str,
+            "target": str,
+            "before": str,
+            "after": str,
+            "detail": str,
+        },
+        pk="id",
+    )
+    db["audit"].create_index(["at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m002_search_and_rule_index(db: Database) -> None:
+    """Full-text search over items (FTS5, accents and case folded) and an index of which rules matched,
+    were excluded or missed an `all` term on which item — for /search, /latest, /why and /trend."""
+    db["items"].enable_fts(  # type: ignore[union-attr]
+        ["title", "summary"],
+        fts_version="FTS5",
+        create_triggers=True,
+        tokenize="unicode61 remove_diacritics 2",
+    )
+    db["item_rules"].create(  # type: ignore[union-attr]
+        {"item_id": int, "rule": str, "verdict": str, "at": float},
+        pk=("item_id", "rule"),
+        foreign_keys=[("item_id", "items", "id")],
+    )
+    db["item_rules"].create_index(["rule", "at"])  # type: ignore[union-attr]

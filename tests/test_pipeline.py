@@ -1,0 +1,213 @@
+"""End to end on the embedded default: a real feed server on 127.0.0.1 → App → SQLite → console sink."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.app import App
+from bot.config import Settings
+from tests.conftest import CHANNEL, OTHER_CHANNEL, Captured, write_rules
+from tests.fakes.feed_host import FeedHost, rss
+
+NOW = datetime.now(UTC)
+
+
+def rules_for(settings: Settings, feeds: dict[str, str], extra_rules: str = "") -> None:
+    lines = ["version: 1", "defaults:", f'  channel: "{CHANNEL}"', "  interval: 5m", "  backfill: 24h"]
+    lines += ["  max_age: 7d", "feeds:"]
+    for name, url in feeds.items():
+        lines += [f"  - name: {name}", f"    url: {url}"]
+    lines += [
+        "rules:",
+        "  - name: bases",
+        "    keywords: [Tartus, Tartous, Khmeimim, Hmeimim]",
+        "    all: [Russia]",
+        "    exclude: [festival]",
+        "    severity: high",
+    ]
+    write_rules(settings.keywords, "\n".join(lines) + "\n" + extra_rules.strip("\n") + "\n")
+
+
+def item(n: int, title: str, desc: str = "", *, hours_ago: float = 1, **kw: object) -> dict[str, object]:
+    return {
+        "title": title,
+        "link": f"https://news.example/{n}",
+        "guid": f"urn:test:{n}",
+        "description": desc,
+        "published": NOW - timedelta(hours=hours_ago),
+        **kw,
+    }
+
+
+TRAPS = [
+    item(1, "Russia reinforces Tartus naval base", "Ships arrived in Tartus on Monday."),
+    item(2, "Tartuse ülikool avab uue hoone", "Russia is mentioned, but Tartuse is Estonian for 'of Tartu'."),
+    item(3, "Tartus summer festival opens", "Russia sends a delegation to the festival."),
+    item(4, "Khmeimim air base sees heavy traffic", "Cargo planes land daily."),  # no `all` term
+    item(
+        5, "Russia and Syria talk about Hmeimim", "Negotiations continue.", hours_ago=48
+    ),  # older than backfill
+]
+
+
+async def test_first_poll_alerts_matches_not_traps_and_not_old_items(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    feed_host.set("/levant.xml", rss(TRAPS))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    sink: Captured = app.sink  # type: ignore[assignment]
+    assert "Russia reinforces Tartus naval base" in sink.text
+    for trap in ("Tartuse", "festival opens", "Khmeimim air base", "Hmeimim"):
+        assert trap not in sink.text
+    assert summary.delivery.sent == 1
+    assert [p.status for p in summary.polls] == ["ok"]
+
+    db = sqlite3.connect(settings.database)
+    verdicts = dict(db.execute("SELECT key, verdict FROM items").fetchall())
+    assert verdicts == {
+        "id:urn:test:1": "alerted",
+        "id:urn:test:2": "no_match",
+        "id:urn:test:3": "excluded",
+        "id:urn:test:4": "no_match",
+        "id:urn:test:5": "backfill",
+    }
+    reasons = dict(db.execute("SELECT key, reason FROM items").fetchall())
+    assert "festival" in reasons["id:urn:test:3"]
+    assert "Russia" in reasons["id:urn:test:4"]  # explains the missing `all` term
+
+
+async def test_second_poll_and_restart_alert_nothing_twice(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    feed_host.set("/levant.xml", rss(TRAPS[:1]), etag=False)  # no ETag: the body itself must be compared
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    first = make_app()
+    try:
+        await first.start()
+        s1 = await first.once()
+        s2 = await first.once()
+    finally:
+        await first.close()
+    assert s1.delivery.sent == 1
+    assert s2.delivery.sent == 0 and s2.polls[0].status == "unchanged"
+
+    # A new item appears beside the old one; a restarted bot alerts only the new one.
+    feed_host.set("/levant.xml", rss([item(9, "Russia moves ships out of Tartus"), *TRAPS[:1]]), etag=False)
+    second = make_app()
+    try:
+        await second.start()
+        s3 = await second.once()
+    finally:
+        await second.close()
+    text: str = second.sink.text  # type: ignore[attr-defined]
+    assert "Russia moves ships out of Tartus" in text
+    assert "Russia reinforces Tartus naval base" not in text
+    assert s3.delivery.sent == 1
+
+
+async def test_not_modified_path_sends_conditional_get(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    feed_host.set("/levant.xml", rss(TRAPS[:1]))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        await app.once()
+        again = await app.once()
+    finally:
+        await app.close()
+    assert again.polls[0].status == "not_modified"
+    assert feed_host.requests[-1].headers.get("If-None-Match", "").startswith('"')
+
+
+async def test_failing_feed_does_not_stop_healthy_one_and_health_says_why(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    feed_host.set("/good.xml", rss(TRAPS[:1]))
+    feed_host.set("/bad.xml", "oops", status=500)
+    feed_host.set(
+        "/html.xml", "<!doctype html><html><body>Not a feed</body></html>", content_type="text/html"
+    )
+    rules_for(
+        settings,
+        {
+            "bad": feed_host.url("/bad.xml"),
+            "good": feed_host.url("/good.xml"),
+            "html": feed_host.url("/html.xml"),
+            "gone": "http://127.0.0.1:9/nothing-listens-here.xml",
+        },
+    )
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+        health = {f.name: f for f in await app.store.run(lambda s: s.feeds())}
+    finally:
+        await app.close()
+    assert "Russia reinforces Tartus naval base" in app.sink.text  # type: ignore[attr-defined]
+    assert health["good"].status == "ok"
+    assert health["bad"].status == "degraded" and health["bad"].last_error == "HTTP 500 Internal Server Error"
+    assert health["html"].last_error == "the URL returned an HTML page, not a feed"
+    assert "cannot connect" in (health["gone"].last_error or "")
+    assert sorted(p.feed for p in summary.polls if p.status == "error") == ["bad", "gone", "html"]
+
+
+async def test_same_story_from_two_feeds_alerts_once_per_channel(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    story = item(1, "Russia reinforces Tartus naval base", "Ships arrived.")
+    feed_host.set("/a.xml", rss([story]))
+    feed_host.set("/b.xml", rss([{**story, "guid": "other-guid", "link": story["link"] + "?utm_source=rss"}]))
+    rules_for(
+        settings,
+        {"a": feed_host.url("/a.xml"), "b": feed_host.url("/b.xml")},
+        f"""
+  - name: copy
+    keywords: [Tartus]
+    channel: "{OTHER_CHANNEL}"
+""",
+    )
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    text: str = app.sink.text  # type: ignore[attr-defined]
+    # one alert in each channel, although two feeds carried the story and two rules matched it
+    assert summary.delivery.sent == 2
+    assert text.count(f"channel:{CHANNEL}") == 1 and text.count(f"channel:{OTHER_CHANNEL}") == 1
+
+
+async def test_console_alert_is_readable(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    long_desc = (
+        "The ministry held a briefing on regional matters. "
+        + "Filler sentence about other things. " * 20
+        + "Russia keeps two warships at Tartus for now."
+    )
+    feed_host.set("/levant.xml", rss([item(1, "Naval update", long_desc)]))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        await app.once()
+    finally:
+        await app.close()
+    text: str = app.sink.text  # type: ignore[attr-defined]
+    assert "[HIGH] Naval update" in text
+    assert "https://news.example/1" in text
+    assert "matched: bases · Tartus" in text
+    # the summary keeps the lead sentence and the sentence that matched, and skips the filler
+    assert "The ministry held a briefing" in text and "Russia keeps two warships at Tartus" in text
+    assert "Filler" not in text
