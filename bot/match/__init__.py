@@ -3,7 +3,7 @@
 Matching semantics (``docs/rules.md`` says the same for rule writers):
 
 * Text and keywords are *folded* before they are compared: Unicode NFKC, case folded, diacritics dropped,
-  script variants unified (``bot.match.text`` lists every step: ``Tartūs`` = ``Tartus``, ``ё`` = ``е``,
+  script variants unified (``bot.rules.text`` lists every step: ``Tartūs`` = ``Tartus``, ``ё`` = ``е``,
   ``أ`` = ``ا``, ``ة`` = ``ه``, Greek ``ς`` = ``σ``).
 * A keyword matches whole words only, in every script: the text is cut into words (runs of letters, digits
   and marks), so ``Tartus`` matches ``Tartus,`` ``Tartus's`` ``#Tartus`` ``(Tartus)`` ``Tartus-based`` but
@@ -15,7 +15,7 @@ Matching semantics (``docs/rules.md`` says the same for rule writers):
   keyword itself has between its words.
 * Punctuation at the edges of a keyword is ignored (``#Tartus`` = ``Tartus``).
 * ``regex`` patterns are RE2 run on the same folded text, with Unicode-aware ``\\b`` and ``\\w``
-  (``bot.match.regex``).
+  (``bot.rules.regex``).
 * Entries reach the matcher as plain text (the parse stage strips HTML and decodes entities;
   ``newshound test-rule`` does the same to its input).
 
@@ -34,7 +34,7 @@ Every outcome carries its evidence as ``Hit``s: term, field, the span of the *or
 that text, so explanations and bold markup point at what the reader saw.
 
 Speed: every term of every rule is one key of a single Aho-Corasick automaton searched once per field over
-the text's word string (see ``bot.match.terms``), and every regex is one member of a single RE2 set that
+the text's word string (see ``bot.rules.terms``), and every regex is one member of a single RE2 set that
 says which patterns can match; only rules with a hit are then looked at. Cost per entry is nearly flat in
 the number of rules.
 """
@@ -49,11 +49,11 @@ from typing import Any, Literal
 
 import ahocorasick
 
-from bot.match.regex import CompiledRegex, RegexError, compile_regex, regex_set
-from bot.match.terms import Term, compile_term, gap_allowed
-from bot.match.text import fold, fold_with_offsets, spaced, word_spans_iter
 from bot.model import ENTRY_FIELDS, Entry, Hit, RuleOutcome, utcnow
 from bot.rules.model import Config, Feed, Rule
+from bot.rules.regex import CompiledRegex, RegexError, compile_regex, regex_set
+from bot.rules.terms import Term, compile_term, gap_allowed
+from bot.rules.text import fold, fold_with_offsets, spaced, word_spans_iter
 
 __all__ = ["Matcher", "compile_rules", "fold"]
 

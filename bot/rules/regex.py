@@ -11,7 +11,7 @@ a pattern before compiling it:
 * ``\\w`` becomes ``[\\pL\\pN\\pM_]`` and ``\\W`` its complement (outside ``[...]``; inside a class
   ``\\w`` is expanded too, ``\\W`` stays ASCII).
 * ``\\b`` and ``\\B`` become empty named groups; after RE2 finds a match, each group's position is checked
-  against Newshound's own word boundaries (``bot.match.text.is_boundary``: letters, digits and marks
+  against Newshound's own word boundaries (``bot.rules.text.is_boundary``: letters, digits and marks
   of every script are word characters; every character of a no-space script such as Han is a word of
   its own). A match failing a check is dropped and the search goes on one character later. (RE2 picks a
   single match per starting point, so in a pattern like ``\\bfoo\\b|foobar`` an alternative that RE2 did
@@ -28,7 +28,7 @@ from typing import Any
 
 import re2
 
-from bot.match.text import fold, is_boundary
+from bot.rules.text import fold, is_boundary
 
 __all__ = ["CompiledRegex", "RegexError", "compile_regex", "translate"]
 

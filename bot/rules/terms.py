@@ -1,6 +1,6 @@
 """Keywords (and ``all``/``exclude`` terms) compiled into keys for one Aho-Corasick automaton.
 
-Text is searched as its *word string*: ``" " + " ".join(words(fold(text))) + " "`` (see ``bot.match.text``).
+Text is searched as its *word string*: ``" " + " ".join(words(fold(text))) + " "`` (see ``bot.rules.text``).
 A keyword becomes the same kind of string, so whole-word matching is plain substring search:
 
 * ``Tartus`` → ``" tartus "`` — the spaces make it a whole word.
@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from itertools import pairwise
 
-from bot.match.text import fold, is_nospace, spaced, word_spans
+from bot.rules.text import fold, is_nospace, spaced, word_spans
 
 __all__ = ["Term", "arabic_forms", "compile_term", "gap_allowed", "normalise_gap"]
 
