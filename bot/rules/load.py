@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import re2
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.model import ENTRY_FIELDS
 from bot.rules.durations import DurationError, parse_duration
 from bot.rules.model import DEFAULT_FIELDS, SEVERITIES, Config, Defaults, Feed, Rule
+from bot.rules.regex import RegexError, compile_regex
+from bot.rules.terms import compile_term
+from bot.rules.text import fold
 
 TOP_KEYS = ("version", "defaults", "feeds", "rules")
 DEFAULT_KEYS = ("channel", "interval", "backfill", "max_age", "webhook")
@@ -92,6 +95,13 @@ def parse_rules(text: str, path: str = "keywords.yaml") -> Config:
     """Validate the YAML ``text`` (read from ``path``, used in messages). Raises ``RulesError``."""
     try:
         doc = yaml_loader().load(text)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        key = re.search(r'duplicate key "([^"]*)"', exc.problem or "")
+        first = f" (first on line {exc.context_mark.line + 1})" if exc.context_mark is not None else ""
+        what = f"duplicate key {key.group(1)!r}{first}" if key else (exc.problem or "duplicate key")
+        raise RulesError([Problem(path, line, col, f"YAML: {what}; each key may appear once")]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -120,16 +130,18 @@ class _Validator:
     @staticmethod
     def key_pos(node: CommentedMap, key: str) -> tuple[int, int]:
         try:
-            return tuple(node.lc.key(key))
-        except (KeyError, AttributeError, TypeError):
+            line, col = node.lc.key(key)
+        except (KeyError, AttributeError, TypeError, ValueError):
             return _node_pos(node)
+        return int(line), int(col)
 
     @staticmethod
     def value_pos(node: CommentedMap, key: str) -> tuple[int, int]:
         try:
-            return tuple(node.lc.value(key))
-        except (KeyError, AttributeError, TypeError):
+            line, col = node.lc.value(key)
+        except (KeyError, AttributeError, TypeError, ValueError):
             return _node_pos(node)
+        return int(line), int(col)
 
     # -- document ----------------------------------------------------------------------------------
     def document(self, doc: Any) -> Config:
@@ -277,6 +289,7 @@ class _Validator:
                 self.at(pos, f"{label} needs `keywords` or `regex`")
             all_terms = self.terms(item, "all", label)
             exclude = self.terms(item, "exclude", label)
+            self.contradictions(item, label, keywords, all_terms, exclude)
             fields = self.fields(item, label)
             feed_refs = self.feed_refs(item, label, feed_names, tags)
             channel = self.snowflake(item, "channel", f"{label} channel")
@@ -484,6 +497,25 @@ class _Validator:
                 self.at(pos, f"{label} {key}: {problem}")
         return terms
 
+    def contradictions(
+        self, item: CommentedMap, label: str, keywords: list[str], all_terms: list[str], exclude: list[str]
+    ) -> None:
+        """A term both wanted and excluded makes a rule that can never fire (or always vetoes itself)."""
+        excluded = {fold(t): t for t in exclude}
+        value = item.get("exclude")
+        seq = value if isinstance(value, CommentedSeq) else None
+        for key, terms in (("keywords", keywords), ("all", all_terms)):
+            for t in terms:
+                if fold(t) in excluded:
+                    clash = excluded[fold(t)]
+                    i = exclude.index(clash)
+                    pos = _item_pos(seq, i) if seq is not None else self.value_pos(item, "exclude")
+                    self.at(
+                        pos,
+                        f"{label} exclude: {clash!r} is also in `{key}`; an item holding it would be "
+                        "excluded every time",
+                    )
+
     def regexes(self, node: CommentedMap, label: str) -> list[str]:
         patterns = self.str_list(node, "regex", f"{label} regex")
         value = node.get("regex")
@@ -534,20 +566,25 @@ def term_problem(term: str) -> str | None:
     body = term[:-1] if term.endswith("*") else term
     if "*" in body:
         return f"{term!r}: '*' is only allowed at the end of a keyword (prefix match)"
-    if not any(ch.isalnum() for ch in body):
+    if compile_term(term) is None:
         return f"{term!r} has no letters or digits to match"
     return None
 
 
 def regex_problem(pattern: str) -> str | None:
-    """Why an RE2 pattern cannot be compiled, or None."""
-    options = re2.Options()
-    options.log_errors = False
+    """Why a ``regex`` pattern cannot be used, or None (see ``bot.rules.regex``)."""
+    controls = sorted({c for c in pattern if ord(c) < 32 and c not in "\t\n"})
+    if controls:
+        names = {"\b": "\\b (backspace)", "\f": "\\f", "\v": "\\v", "\a": "\\a", "\x1b": "\\e"}
+        which = ", ".join(names.get(c, repr(c)) for c in controls)
+        return (
+            f"it holds the control character {which}: inside double quotes YAML turns backslash escapes "
+            "into characters; write the pattern in single quotes, e.g. '\\bTartus\\b'"
+        )
     try:
-        re2.compile(pattern, options)
-    except re2.error as exc:
-        msg = exc.args[0] if exc.args else str(exc)
-        return msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+        compile_regex(pattern)
+    except RegexError as exc:
+        return str(exc)
     return None
 
 
@@ -568,6 +605,7 @@ def _node_pos(node: Any) -> tuple[int, int]:
 
 def _item_pos(seq: Any, i: int) -> tuple[int, int]:
     try:
-        return tuple(seq.lc.item(i))
-    except (KeyError, AttributeError, TypeError, IndexError):
+        line, col = seq.lc.item(i)
+    except (KeyError, AttributeError, TypeError, IndexError, ValueError):
         return _node_pos(seq)
+    return int(line), int(col)
