@@ -160,12 +160,25 @@ def compile_regex(pattern: str) -> CompiledRegex:
     try:
         rx = re2.compile(translated, _options())
     except re2.error as exc:
-        msg = exc.args[0] if exc.args else str(exc)
-        raise RegexError(msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)) from None
+        # Say what is wrong in terms of the pattern as written, when RE2 rejects that too.
+        raise RegexError(_original_error(pattern) or _message(exc)) from None
     if rx.fullmatch("") is not None:
         raise RegexError("it matches empty text, so it would match every item")
     groups = tuple((int(rx.groupindex[name]), want) for name, want in checks)
     return CompiledRegex(pattern, translated, groups, rx)
+
+
+def _original_error(pattern: str) -> str | None:
+    try:
+        re2.compile(pattern, _options())
+    except re2.error as exc:
+        return _message(exc)
+    return None
+
+
+def _message(exc: Exception) -> str:
+    msg = exc.args[0] if exc.args else str(exc)
+    return msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
 
 
 def _group_names(pattern: str) -> list[str]:
