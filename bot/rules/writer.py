@@ -115,7 +115,7 @@ class Change:
 def read_snapshot(path: str | Path) -> Snapshot:
     p = Path(path)
     try:
-        return Snapshot.of(p, p.read_text(encoding="utf-8"))
+        return Snapshot.of(p, p.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise WriteError(f"cannot read {p}: {exc.strerror or exc}") from None
 
@@ -643,7 +643,7 @@ class _Update(_Op):
         old_values = [plain(v) for v in old]
         kept = [v for v in old_values if v in value]
         added = [v for v in value if v not in old_values]
-        if not old_values or not (kept or added) or kept != [v for v in value if v in old_values]:
+        if not old_values or not (kept or added) or value != kept + added:
             return None
         if len(set(map(repr, old_values))) != len(old_values) or len(set(map(repr, value))) != len(value):
             return None
