@@ -147,8 +147,8 @@ def _step(text: str) -> str:
         category = unicodedata.category(ch)
         if category == "Cf" or (category == "Mn" and _is_diacritic(ch)):
             continue
-        if category[0] == "S":  # symbols stay symbols (™ must not become the letters TM)
-            out.append(ch)
+        if category[0] == "S":  # symbols stay symbols (™ must not become the letters TM), case folded
+            out.append(ch.casefold())
             continue
         if category == "Nd":
             out.append(str(unicodedata.decimal(ch)))
