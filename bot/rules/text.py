@@ -293,9 +293,10 @@ def _classes() -> tuple[str, str]:
 @cache
 def _sep_re() -> re.Pattern[str]:
     marks, _ = _classes()
-    # Neither a word character (letter, digit, mark) nor whitespace. (The underscore, which ``\\w``
-    # counts as a word character, is replaced by a space beforehand.)
-    return re.compile(f"[^\\w\\s{marks}]")
+    # Neither a word character (letter, digit, mark) nor a plain space: punctuation, symbols and every
+    # other kind of whitespace. (The underscore, which ``\\w`` counts as a word character, is replaced by a
+    # space beforehand.)
+    return re.compile(f"[^\\w{marks} ]")
 
 
 @cache
@@ -321,7 +322,8 @@ _NON_SPACE = re.compile(r"\S+")
 
 
 def _blank(folded: str) -> str:
-    """``folded`` with every separator character replaced by a space (same length)."""
+    """``folded`` with every separator character (whitespace included) replaced by a space (same
+    length)."""
     if folded.isascii():
         return folded.translate(_ASCII_SEP)
     return _sep_re().sub(" ", folded.replace("_", " "))
