@@ -302,3 +302,15 @@ def test_every_edit_result_loads_and_says_what_was_asked(rules_file: Path) -> No
     update_rule(rules_file, "ports", {"keywords": ["Baniyas", "Tartus"]})  # reordered: re-rendered
     rule = load_rules(rules_file).rule("ports")
     assert rule is not None and rule.keywords == ("Baniyas", "Tartus")
+
+
+def test_removing_the_key_on_the_dash_line(tmp_path: Path) -> None:
+    p = tmp_path / "keywords.yaml"
+    p.write_text(
+        'version: 1\ndefaults:\n  channel: "123456789012345678"\nrules:\n'
+        "  - keywords: [x]\n    name: a\n    severity: high\n  - name: b\n    keywords: [y]\n"
+    )
+    update_rule(p, "a", {"keywords": None, "regex": ["x+"]})
+    rule = load_rules(p).rule("a")
+    assert rule is not None and rule.keywords == () and rule.regex == ("x+",)
+    assert p.read_text().endswith("  - name: b\n    keywords: [y]\n")

@@ -564,7 +564,9 @@ class _Update(_Op):
         if after == before:
             return _finish(text, crlf, intended), before, after
         region = _item_region(doc, self.section, i, lines)
-        if item.fa.flow_style():
+        first_key = next(iter(item), None)
+        if item.fa.flow_style() or (first_key in self.changes and self.changes[first_key] is None):
+            # A flow mapping, or the key sharing the dash's line goes: the item is written afresh.
             new = _render_item(after, tuple(item), region.dash, region.content)
             lines[region.start : region.end] = new
             return _finish("".join(lines), crlf, intended), before, after
