@@ -314,3 +314,12 @@ def test_removing_the_key_on_the_dash_line(tmp_path: Path) -> None:
     rule = load_rules(p).rule("a")
     assert rule is not None and rule.keywords == () and rule.regex == ("x+",)
     assert p.read_text().endswith("  - name: b\n    keywords: [y]\n")
+
+
+def test_a_broken_file_is_not_edited(rules_file: Path) -> None:
+    broken = ADMIN_FILE.replace("severity: high", "severity: urgent")
+    rules_file.write_text(broken, encoding="utf-8")
+    with pytest.raises(WriteError) as info:
+        update_rule(rules_file, "ports", {"severity": "low"})
+    assert "has problems already" in info.value.reason and info.value.problems
+    assert rules_file.read_text(encoding="utf-8") == broken

@@ -167,6 +167,12 @@ def _edit(path: str | Path, op: _Op, base: Snapshot | None) -> Change:
             reference = base or first
             if current.digest != reference.digest:
                 op.check_unchanged(_parse(reference.text), _parse(current.text))
+            try:
+                parse_rules(current.text, str(p))
+            except RulesError as exc:
+                raise WriteError(
+                    f"{p.name} has problems already; fix them before editing it this way", exc.problems
+                ) from None
             new_text, before, after = op.apply(current.text)
             try:
                 config = parse_rules(new_text, str(p))
