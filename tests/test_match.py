@@ -108,6 +108,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ("احمد", "إحمد", "إحمد"),
     ("مصطفى", "مصطفي", "مصطفي"),  # alef maqsura = ya
     ("لد", "بلد", None),  # no proclitics on words shorter than three letters
+    ("حمص", "وصفة الحمص", "الحمص"),  # the documented price of stripping the article
     ("حميميم", "قاعدة حميميم الجوية", "حميميم"),
     # Greek
     ("Ταρτούς", "στο ΤΑΡΤΟΥΣ", "ΤΑΡΤΟΥΣ"),  # final sigma, tonos
@@ -263,6 +264,10 @@ def test_regex_with_unicode_word_boundaries() -> None:
     assert rx(r"\bTart(u|ou)s\b", "Tartous and Tartūs and Tartuse") == ["Tartous", "Tartūs"]  # folded text
     assert rx(r"S-?[34]00\b", "S-400, S300 and S-400M") == ["S-400", "S300"]
     assert rx(r"foo\B", "food foo") == ["foo"]
+    # docs/rules.md: a name that must not take the Arabic article
+    homs = r"(?:^|[^\pL\pN])[وف]?[بكل]?حمص\b"
+    assert [t.strip() for t in rx(homs, "في حمص وبحمص")] == ["حمص", "وبحمص"]
+    assert rx(homs, "وصفة الحمص") == []
 
 
 def test_regex_and_keywords_in_one_rule() -> None:
