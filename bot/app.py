@@ -152,6 +152,7 @@ class App:
                 return
             if result.status == "reloaded" and result.config is not None and result.compiled is not None:
                 await self.apply_config(result.config, ruleset=result.compiled)
+                log.info("%s", result.message())
             else:
                 await self.sink.notify_admin(result.message())
         except Exception:

@@ -233,6 +233,9 @@ class Poller:
                 name, interval, state.consecutive_failures + 1, parsed.error, fetched.http_status, None
             )
 
+        # Judge with the rules in force now: an edit made while this feed was being fetched applies.
+        ruleset = self.rules()
+        feed = ruleset.config.feed(name) or feed
         unique: dict[str, Entry] = {}
         for e in parsed.entries:
             unique.setdefault(e.key, e)
