@@ -256,6 +256,11 @@ class Poller:
                 name, interval, state.consecutive_failures + 1, parsed.error, fetched.http_status, None
             )
 
+        # Judge with the rules in force now: an edit made while this feed was being fetched applies.
+        matched_with, ruleset = ruleset, self.rules()
+        feed = ruleset.config.feed(name) or feed
+        if ruleset is not matched_with:
+            outcomes = None  # matched in the worker with the rules replaced meanwhile: match again here
         unique: dict[str, Entry] = {}
         matched: dict[str, list[RuleOutcome]] = {}
         for i, e in enumerate(parsed.entries):
