@@ -379,7 +379,8 @@ def section_poll(report: Report, args: argparse.Namespace, work: Path, store_db:
     report.add(
         "loop",
         "longest event-loop stall during the passes (probe task, 5 ms period)",
-        f"{r1['stall'] * 1000:.0f} ms first, {r2['stall'] * 1000:.0f} ms steady",
+        f"{r1['stall'] * 1000:.0f} ms first ({r1['stall_cpu'] * 1000:.0f} ms of it running on the loop "
+        f"thread), {r2['stall'] * 1000:.0f} ms steady ({r2['stall_cpu'] * 1000:.0f} ms)",
         "",
         "",
         "≤ 100 ms",

@@ -19,15 +19,19 @@ from bot.config import load_settings
 from bot.deliver.console import ConsoleSink
 
 
-async def probe(stop: asyncio.Event, period: float = 0.005) -> float:
-    """The longest delay beyond ``period`` between two wake-ups of a sleeping task."""
-    worst = 0.0
+async def probe(stop: asyncio.Event, period: float = 0.005) -> tuple[float, float]:
+    """The longest delay beyond ``period`` between two wake-ups of a sleeping task, and how much CPU
+    the event-loop thread itself used during that delay (the rest is time the thread could not run:
+    waiting for the GIL or for a core)."""
+    worst, worst_cpu = 0.0, 0.0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
-        t = loop.time()
+        t, c = loop.time(), time.thread_time()
         await asyncio.sleep(period)
-        worst = max(worst, loop.time() - t - period)
-    return worst
+        late = loop.time() - t - period
+        if late > worst:
+            worst, worst_cpu = late, time.thread_time() - c
+    return worst, worst_cpu
 
 
 async def main(devnull: TextIO) -> None:
@@ -48,13 +52,14 @@ async def main(devnull: TextIO) -> None:
             summary = await app.once()
             wall = time.perf_counter() - t0
             stop.set()
-            stall = await prober
+            stall, stall_cpu = await prober
             statuses: dict[str, int] = {}
             for p in summary.polls:
                 statuses[p.status] = statuses.get(p.status, 0) + 1
             out = {
                 "wall": wall,
                 "stall": stall,
+                "stall_cpu": stall_cpu,
                 "new": sum(p.new_items for p in summary.polls),
                 "alerts": sum(p.alerts for p in summary.polls),
                 "statuses": statuses,
