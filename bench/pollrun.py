@@ -19,19 +19,20 @@ from bot.config import load_settings
 from bot.deliver.console import ConsoleSink
 
 
-async def probe(stop: asyncio.Event, period: float = 0.005) -> tuple[float, float]:
+async def probe(stop: asyncio.Event, period: float = 0.005) -> tuple[float, float, float]:
     """The longest delay beyond ``period`` between two wake-ups of a sleeping task, and how much CPU
-    the event-loop thread itself used during that delay (the rest is time the thread could not run:
-    waiting for the GIL or for a core)."""
-    worst, worst_cpu = 0.0, 0.0
+    the event-loop thread and the whole process (all its threads) used during that delay: loop CPU
+    near the delay = the loop was busy; process CPU near it = other threads held the GIL; neither =
+    the process was waiting for a core."""
+    worst, worst_cpu, worst_proc = 0.0, 0.0, 0.0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
-        t, c = loop.time(), time.thread_time()
+        t, c, p = loop.time(), time.thread_time(), time.process_time()
         await asyncio.sleep(period)
         late = loop.time() - t - period
         if late > worst:
-            worst, worst_cpu = late, time.thread_time() - c
-    return worst, worst_cpu
+            worst, worst_cpu, worst_proc = late, time.thread_time() - c, time.process_time() - p
+    return worst, worst_cpu, worst_proc
 
 
 async def main(devnull: TextIO) -> None:
@@ -52,7 +53,7 @@ async def main(devnull: TextIO) -> None:
             summary = await app.once()
             wall = time.perf_counter() - t0
             stop.set()
-            stall, stall_cpu = await prober
+            stall, stall_cpu, stall_proc = await prober
             statuses: dict[str, int] = {}
             for p in summary.polls:
                 statuses[p.status] = statuses.get(p.status, 0) + 1
@@ -60,6 +61,7 @@ async def main(devnull: TextIO) -> None:
                 "wall": wall,
                 "stall": stall,
                 "stall_cpu": stall_cpu,
+                "stall_process_cpu": stall_proc,
                 "new": sum(p.new_items for p in summary.polls),
                 "alerts": sum(p.alerts for p in summary.polls),
                 "statuses": statuses,

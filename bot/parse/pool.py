@@ -17,6 +17,7 @@ replaced meanwhile is never used.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import dataclasses
 import multiprocessing
@@ -54,6 +55,10 @@ _worker_matcher: MatcherLike | None = None
 
 
 def _init_worker(version: int, rules: tuple[Config, MatcherFactory] | None) -> None:
+    # Workers are throughput work, the bot's event loop is latency work: SCHED_BATCH keeps the workers'
+    # share of the CPU but lets the main process preempt them when it wakes up (Linux).
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     _install_rules(version, rules)
 
 
