@@ -347,6 +347,11 @@ def section_poll(report: Report, args: argparse.Namespace, work: Path, store_db:
     finally:
         server.close()
     (_, u1, r1), (_, u2, r2) = results
+    report.notes.append(
+        f"the {real} real feeds for `newshound once` come from one loopback address (as in the held-out "
+        f"check; the fetcher allows 2 connections per host); the {n:,} feeds of the App passes from "
+        f"{args.hosts} loopback addresses, like feeds on different hosts."
+    )
     naive_est = naive.wall * n / real
     report.add(
         "poll",
