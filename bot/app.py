@@ -72,6 +72,7 @@ class App:
         )
         self.pool = ParsePool()
         self._ruleset: Ruleset | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.rules_watcher: RulesWatcher[Ruleset] = RulesWatcher(settings.keywords, Ruleset.of)
         self.poller = Poller(
             store=self.store,
@@ -101,7 +102,7 @@ class App:
     ) -> None:
         """Put ``config`` in force: swap the matcher and register its feeds in the store."""
         self._ruleset = ruleset or Ruleset.of(config)
-        self.pool.set_rules(config, Matcher)  # workers start with the first feed that needs parsing
+        self.pool.set_rules(config, Matcher)  # workers start when a feed first needs parsing
         now = self.clock()
         pairs = [(f.name, f.url) for f in config.feeds]
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
@@ -118,7 +119,14 @@ class App:
         """Poll every configured feed once, concurrently: at most ``max_concurrent_fetches`` polls in
         flight, so fetched bodies never pile up in memory faster than the parse pool drains them."""
         names = [f.name for f in self.ruleset().config.feeds]
-        paused = {f.name for f in await self.store.run(lambda s: s.feeds()) if f.status == "paused"}
+        states = await self.store.run(lambda s: s.feeds())
+        paused = {f.name for f in states if f.status == "paused"}
+        if any(f.first_polled_at is None for f in states if f.name not in paused):
+            # A first poll is certain to parse: start the workers (and their matchers) in the
+            # background now, overlapping the fetches, rather than on the first body.
+            task = asyncio.create_task(self.pool.warm_up(), name="parse-pool-start")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         limit = asyncio.Semaphore(self.settings.max_concurrent_fetches)
 
         async def bounded(name: str) -> PollReport:
@@ -186,6 +194,7 @@ class App:
         return await self.store.run(lambda s: s.feeds_due(now))
 
     async def close(self) -> None:
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.fetcher.close()
         self.pool.close()
         await self.store.close()

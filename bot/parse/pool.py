@@ -65,6 +65,8 @@ def _init_worker(version: int, rules: tuple[Config, MatcherFactory] | None) -> N
 def _install_rules(version: int, rules: tuple[Config, MatcherFactory] | None) -> None:
     global _worker_version, _worker_rules, _worker_matcher
     _worker_version, _worker_rules, _worker_matcher = version, rules, None
+    if rules is not None:  # build it now, while the bot is still fetching (the first build warms caches)
+        _worker_matcher = rules[1](rules[0])
 
 
 def _release_memory() -> None:
@@ -134,6 +136,10 @@ class ParsePool:
         for _ in range(self.workers):
             pool.submit(time.sleep, 0.05)
         self._pool = pool
+
+    async def warm_up(self) -> None:
+        """Start the workers now, off the event loop (``start`` on a thread)."""
+        await self._ready()
 
     async def _ready(self) -> ProcessPoolExecutor:
         """The executor, its workers started on a thread: the first start waits for the forkserver to
