@@ -5,7 +5,9 @@ SQLite handle of the bot is inherited and a worker starts in tens of millisecond
 process) instead of re-importing. Measured on the 200 real feeds (2 cores): 90–140 ms for the pool to
 start, 0.35 ms for a round trip of a tiny document, 0.8 s to parse all 200 feeds through two workers
 against 1.4 s in one process. Small bodies are *not* parsed inline: the round trip is cheaper than the
-main process's time, which the event loop, fetching and the store need.
+main process's time, which the event loop, fetching and the store need. The pool starts on a thread
+(spawning the first worker waits ~0.1 s for the forkserver, holding the executor's lock); workers run
+``SCHED_BATCH`` so the event loop preempts them, and hand freed heap back after large documents.
 
 When the pool knows the rules (``set_rules``), a worker also runs the matcher over every entry it
 parsed (``parse_and_match``), so the CPU-heavy match stage is spread over the cores too and never runs
@@ -118,24 +120,27 @@ class ParsePool:
         """Start the forkserver and every worker now. Blocking (~0.1 s the first time): not on the event
         loop. The executor is published only once its workers exist, so that no submit on the event
         loop waits on the executor's lock meanwhile."""
-        if self._pool is not None:
-            return
-        ctx = multiprocessing.get_context("forkserver")
-        preload = ["bot.parse"]
-        if self._rules is not None:
-            preload.append(self._rules[1].__module__)  # the matcher's module, imported once
-        ctx.set_forkserver_preload(preload)
-        pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(self._version, self._rules),
-        )
-        # A busy task each, so that no worker is idle during these submits and every one of them
-        # spawns its process here, not in a later submit on the event loop.
-        for _ in range(self.workers):
-            pool.submit(time.sleep, 0.05)
-        self._pool = pool
+        while self._pool is None:
+            version, rules = self._version, self._rules
+            ctx = multiprocessing.get_context("forkserver")
+            preload = ["bot.parse"]
+            if rules is not None:
+                preload.append(rules[1].__module__)  # the matcher's module, imported once
+            ctx.set_forkserver_preload(preload)
+            pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(version, rules),
+            )
+            # A busy task each, so that no worker is idle during these submits and every one of them
+            # spawns its process here, not in a later submit on the event loop.
+            for _ in range(self.workers):
+                pool.submit(time.sleep, 0.05)
+            if version != self._version:  # the rules changed while the workers started: again
+                pool.shutdown(wait=False, cancel_futures=True)
+                continue
+            self._pool = pool
 
     async def warm_up(self) -> None:
         """Start the workers now, off the event loop (``start`` on a thread)."""
@@ -163,10 +168,6 @@ class ParsePool:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=False)
             self._pool = None
-
-    @property
-    def rules_version(self) -> int:
-        return self._version
 
     async def parse(self, body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
         parsed, _ = await self.parse_and_match(body, url, headers, None, None)
