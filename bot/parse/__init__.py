@@ -11,8 +11,6 @@ import re
 from collections.abc import Mapping
 
 from bot.model import ParsedFeed
-from bot.parse.fast import parse_fast
-from bot.parse.feedparser_path import parse_with_feedparser
 
 __all__ = ["parse_feed"]
 
@@ -38,6 +36,11 @@ def _parse(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
             error="refused: the document declares XML entities in its DOCTYPE (entity-expansion guard)",
             parser="none",
         )
+    # Imported here, not at the top: the bot's main process imports this package (for the pool) but
+    # never parses, so it need not load lxml and feedparser; the pool's forkserver preloads them.
+    from bot.parse.fast import parse_fast
+    from bot.parse.feedparser_path import parse_with_feedparser
+
     fast = parse_fast(body, url, headers)
     if fast is not None:
         return fast
