@@ -111,3 +111,11 @@ def m001_initial(db: Database) -> None:
         pk="id",
     )
     db["audit"].create_index(["at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m002_alert_sending(db: Database) -> None:
+    """``alerts.sending_at``: when a send was first attempted and not yet recorded as sent or failed — the
+    delivery worker sets it *before* calling Discord, so after a crash it knows the alert may be there."""
+    db["alerts"].add_column("sending_at", float)  # type: ignore[union-attr]
+    db["alerts"].create_index(["status", "target_key", "sent_at"])  # type: ignore[union-attr]

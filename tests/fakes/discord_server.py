@@ -301,6 +301,7 @@ class FakeInteraction:
     followups: list[dict[str, Any]] = field(default_factory=list)
     original: dict[str, Any] | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    followed_up: asyncio.Event = field(default_factory=asyncio.Event)  # set on each follow-up / edit
 
     @property
     def callback(self) -> dict[str, Any]:
@@ -349,6 +350,9 @@ class FakeDiscord:
         self.bucket_window = bucket_window
         self.host = "127.0.0.1"
         self.port = 0
+        #: What READY names as ``resume_gateway_url`` (default: this server's gateway). Set it elsewhere to
+        #: check that a configured gateway stays pinned.
+        self.resume_gateway_url: str | None = None
 
         self.users: dict[int, FakeUser] = {bot_id: self.bot}
         self.guilds: dict[int, FakeGuild] = {}
@@ -1157,6 +1161,7 @@ class FakeDiscord:
                 raise FakeError(404, 10003, "Unknown Channel")
             message, _ = self._create_message(channel, body, author=self.bot, interaction=interaction)
             interaction.followups.append(body)
+            interaction.followed_up.set()
             return json_response(message)
         if rest[:2] == ["messages", "@original"]:
             if method == "GET":
@@ -1181,6 +1186,7 @@ class FakeDiscord:
                         interaction.original[key] = body[key]
                 interaction.original["edited_timestamp"] = iso_now()
                 interaction.followups.append({"edit_original": body})
+                interaction.followed_up.set()
                 return json_response(interaction.original)
             if method == "DELETE":
                 interaction.original = None
@@ -1192,6 +1198,7 @@ class FakeDiscord:
                         {k: v for k, v in (body or {}).items() if k in ("content", "embeds", "components")}
                     )
                     interaction.followups.append({"edit": rest[1], **(body or {})})
+                    interaction.followed_up.set()
                     return json_response(msg)
             raise FakeError(404, 10008, "Unknown Message")
         raise FakeError(404, 0, "404: Not Found")
@@ -1334,7 +1341,7 @@ class FakeDiscord:
             "user": self._bot_user_json(),
             "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
             "session_id": session.id,
-            "resume_gateway_url": self.gateway_url,
+            "resume_gateway_url": self.resume_gateway_url or self.gateway_url,
             "session_type": "normal",
             "application": {"id": str(self.application_id), "flags": 0},
             "private_channels": [],
@@ -1403,6 +1410,15 @@ class FakeDiscord:
                 session.ws = None
             else:
                 await ws.close(code=code)
+
+    async def invalidate_sessions(self) -> None:
+        """Forgets every session and drops the connections: the client's RESUME gets INVALID_SESSION and
+        it identifies afresh (a new READY)."""
+        sessions = list(self.connected_sessions)
+        self._sessions.clear()
+        for session in sessions:
+            if session.ws is not None:
+                await session.ws.close(code=4000)
 
     async def reconnect_request(self) -> None:
         """Sends op 7 RECONNECT to every session (discord.py then resumes)."""

@@ -164,6 +164,7 @@ class NewshoundClient(discord.Client):
         report: Callable[[ChannelProblem], Awaitable[None]] | None = None,
         max_ratelimit_timeout: float = 30.0,
         guild_ready_timeout: float = 2.0,
+        reidentify_delay: float = 5.0,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -174,6 +175,7 @@ class NewshoundClient(discord.Client):
             guild_ready_timeout=guild_ready_timeout,
             **options,
         )
+        self.reidentify_delay = reidentify_delay
         self.endpoints = endpoints or Endpoints(Route.BASE, None, False)
         self.channel_uses = channel_uses or (lambda: ())
         self.report = report
@@ -188,7 +190,14 @@ class NewshoundClient(discord.Client):
         self._setup_hooks.append(hook)
 
     def on_every_ready(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Runs ``hook`` after every READY and RESUMED (after the channel check)."""
         self._ready_hooks.append(hook)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # discord.py waits 5 s before identifying again (Discord limits new sessions); keep that, but let
+        # tests make it shorter.
+        if not initial:
+            await asyncio.sleep(self.reidentify_delay)
 
     async def setup_hook(self) -> None:
         if self.endpoints.discover_gateway:
@@ -214,8 +223,18 @@ class NewshoundClient(discord.Client):
             "connected to Discord as %s (%s), %d server(s)", user, user.id if user else "?", len(self.guilds)
         )
         await self.check_channels()
+        await self._run_ready_hooks()
+
+    async def on_resumed(self) -> None:
+        log.info("Discord gateway session resumed")
+        await self._run_ready_hooks()
+
+    async def _run_ready_hooks(self) -> None:
         for hook in self._ready_hooks:
-            await hook()
+            try:
+                await hook()
+            except Exception:
+                log.exception("ready hook failed")
 
     def channel_problems(self, uses: Iterable[ChannelUse]) -> list[ChannelProblem]:
         """Every channel in ``uses`` the bot cannot see or post in (needs the guild cache: after READY)."""
