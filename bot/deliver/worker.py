@@ -67,6 +67,7 @@ class DeliveryWorker:
         self._told: set[tuple[str, str]] = set()
         self._troubled: set[str] = set()  # targets backing off after a transient error
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_digest: dict[str, float] = {}
         self.report = DrainReport()  # running totals for ``run_forever``
 
     def wake(self) -> None:
@@ -136,14 +137,26 @@ class DeliveryWorker:
     # -- one target --------------------------------------------------------------------------------
 
     async def _burst_hold(self, key: str, now: float) -> float | None:
-        """When the current burst on ``key`` ends (held alerts go out then), or None if not in a burst."""
+        """Until when ``key``'s pending alerts are held for a digest, or None when not in a burst.
+
+        In a burst when ``burst_limit`` alerts were sent to ``key`` within the last ``burst_window``
+        seconds (held until the oldest of them is a window old), or when a digest went out less than a
+        window ago (held until a window after it: at most one digest per window)."""
         if self.burst_limit <= 0 or not isinstance(self.sink, DigestSink):
             return None
-        since = now - self.burst_window
-        times = await self.store.call(Store.sent_times, key, since)
-        if len(times) < self.burst_limit:
+        times = await self.store.call(Store.sent_times, key, now - self.burst_window)
+        last = self._last_digest.get(key)
+        recent_digest = last is not None and now < last + self.burst_window
+        if len(times) < self.burst_limit and not recent_digest:
             return None
-        return times[len(times) - self.burst_limit] + self.burst_window
+        hold = (
+            times[len(times) - self.burst_limit] + self.burst_window
+            if len(times) >= self.burst_limit
+            else now
+        )
+        if last is not None:
+            hold = max(hold, last + self.burst_window)
+        return hold
 
     async def _target(self, key: str, report: DrainReport, *, final: bool) -> None:
         """Send ``key``'s due alerts in order until none is due or one must wait."""
@@ -157,11 +170,15 @@ class DeliveryWorker:
                 if hold is not None:
                     if not final and hold > now:
                         await asyncio.sleep(hold - now)
-                        continue  # more may have arrived meanwhile: one digest for all of them
+                        # Everything that arrived meanwhile goes in the same digest.
+                        items = await self.store.call(Store.pending_for, key, self.clock(), self.batch)
+                        if not items:
+                            return
                     if len(items) > 1:
                         if not await self._send_digest(items, report):
                             return
                         continue
+                    # A single held alert is sent as itself.
                 for item in items:
                     if not await self._send_one(item, report):
                         return
@@ -196,6 +213,7 @@ class DeliveryWorker:
         taken = items[: max(1, count)]
         if result.status == "sent":
             report.digests += 1
+            self._last_digest[items[0].target.key] = self.clock()
             log.info("burst on %s: %d alert(s) sent as one digest", items[0].target.key, len(taken))
         return await self._record(taken, result, report)
 

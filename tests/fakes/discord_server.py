@@ -647,7 +647,7 @@ class FakeDiscord:
 
     async def outage(self, mode: Literal["refuse", "hang", "5xx"] = "refuse") -> None:
         """Discord goes away: ``refuse`` closes the port and every connection (gateway included), ``hang``
-        accepts and never answers, ``5xx`` answers 502 to everything (and refuses gateway connections)."""
+        accepts and never answers, ``5xx`` answers 503 to everything (and refuses gateway connections)."""
         self._outage = mode
         if mode in ("refuse", "5xx"):
             await self.drop_gateway(code=None)
@@ -790,7 +790,7 @@ class FakeDiscord:
                 await self._released.wait()
                 raise FakeError(503, 0, "503: Service Unavailable")
             if self._outage == "5xx":
-                raise FakeError(502, 0, "502: Bad Gateway")
+                raise FakeError(503, 0, "503: Service Unavailable")
             resp = await self._route(request, route, body, rec)
         except FakeError as err:
             rec.status = err.status

@@ -84,14 +84,14 @@ _REDACTED_LOGGERS = (
 )
 
 
-def install_log_redaction(token: str | None) -> None:
-    """Adds a ``RedactSecrets`` filter to discord.py's loggers (once per logger; the token is updated)."""
+def install_log_redaction(token: str | None = None) -> None:
+    """Adds a ``RedactSecrets`` filter to discord.py's loggers (once per logger; a given token is kept)."""
     for name in _REDACTED_LOGGERS:
         logger = logging.getLogger(name)
         existing = next((f for f in logger.filters if isinstance(f, RedactSecrets)), None)
         if existing is None:
             logger.addFilter(RedactSecrets(token))
-        else:
+        elif token:
             existing.token = token
 
 

@@ -29,9 +29,10 @@ from typing import Any
 
 import aiohttp
 import discord
+from discord.http import Route, handle_message_parameters
 
 from bot.deliver import DeliveryResult, OutboxAlert, Sink, Target
-from bot.deliver.discord.client import redact
+from bot.deliver.discord.client import install_log_redaction, redact
 from bot.deliver.discord.render import (
     Rendered,
     render_alert,
@@ -141,26 +142,26 @@ async def find_posted(
     nonce: str | None,
     author_id: int | None = None,
     webhook_id: int | None = None,
+    within: float = 30.0,
 ) -> str | None:
     """The id of a message already in ``channel_id`` (posted at or after ``since``, by us / by the webhook)
     that is this alert, or None. Needs Read Message History; any error means "not found"."""
     after = discord.utils.time_snowflake(datetime.fromtimestamp(max(0.0, since - HISTORY_MARGIN), UTC))
     try:
-        for _ in range(HISTORY_PAGES):
-            raw: Any = await client.http.logs_from(channel_id, 100, after=after)
-            page: list[dict[str, Any]] = list(raw)
-            if not page:
-                return None
-            for message in page:
-                if webhook_id is not None and str(message.get("webhook_id") or "") != str(webhook_id):
-                    continue
-                if webhook_id is None and str((message.get("author") or {}).get("id")) != str(author_id):
-                    continue
-                if _matches(message, rendered, nonce):
-                    return str(message["id"])
-            if len(page) < 100:
-                return None
-            after = max(int(m["id"]) for m in page)
+        async with asyncio.timeout(within):
+            for _ in range(HISTORY_PAGES):
+                raw: Any = await client.http.logs_from(channel_id, 100, after=after)
+                page: list[dict[str, Any]] = list(raw)
+                for message in page:
+                    if webhook_id is not None and str(message.get("webhook_id") or "") != str(webhook_id):
+                        continue
+                    if webhook_id is None and str((message.get("author") or {}).get("id")) != str(author_id):
+                        continue
+                    if _matches(message, rendered, nonce):
+                        return str(message["id"])
+                if len(page) < 100:
+                    return None
+                after = max(int(m["id"]) for m in page)
     except (
         discord.DiscordException,
         aiohttp.ClientError,
@@ -186,11 +187,19 @@ class DiscordSink:
         timeout: float = 60.0,
         ready_timeout: float | None = None,
     ) -> None:
+        install_log_redaction(client.http.token)
         self.client = client
         self.admin_channel = admin_channel
         self.timeout = timeout
         self.ready_timeout = timeout if ready_timeout is None else ready_timeout
         self.logged_in = asyncio.Event()
+
+    @property
+    def overall_timeout(self) -> float:
+        """A safety net over one whole send: discord.py may wait out rate limits (up to the client's
+        ``max_ratelimit_timeout``) and retry a 5xx five times, each attempt bounded by ``timeout``."""
+        limit = getattr(self.client.http, "max_ratelimit_timeout", None) or 30.0
+        return 5 * (self.timeout + 9.0) + 2 * limit
 
     def _bot_id(self) -> int | None:
         return self.client.user.id if self.client.user is not None else None
@@ -214,26 +223,42 @@ class DiscordSink:
             return DeliveryResult.retry("not connected to Discord yet")
         if since is not None:
             found = await find_posted(
-                self.client, channel_id, since=since, rendered=rendered, nonce=nonce, author_id=self._bot_id()
+                self.client,
+                channel_id,
+                since=since,
+                rendered=rendered,
+                nonce=nonce,
+                author_id=self._bot_id(),
+                within=2 * self.timeout,
             )
             if found is not None:
                 log.info(
                     "alert already in channel %s as message %s (sent before a restart)", channel_id, found
                 )
                 return DeliveryResult.sent(found)
-        channel = self.client.get_partial_messageable(channel_id)
-        extra: dict[str, Any] = {"nonce": nonce} if nonce is not None else {}
+        # Messageable.send's own path (handle_message_parameters adds ``enforce_nonce``), through
+        # HTTPClient.request, with a timeout per HTTP attempt: discord.py's rate-limit sleeps are not cut
+        # short, a server that never answers is.
+        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        params = handle_message_parameters(
+            content=rendered.content or None,
+            embed=discord.Embed.from_dict(rendered.embed),
+            nonce=nonce,
+            allowed_mentions=allowed_mentions(rendered),
+            previous_allowed_mentions=self.client.allowed_mentions,
+        )
         try:
-            async with asyncio.timeout(self.timeout):
-                message = await channel.send(
-                    content=rendered.content or None,
-                    embed=discord.Embed.from_dict(rendered.embed),
-                    allowed_mentions=allowed_mentions(rendered),
-                    **extra,
-                )
+            async with asyncio.timeout(self.overall_timeout):
+                with params:
+                    data = await self.client.http.request(
+                        route, json=params.payload, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                    )
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return classify(exc)
-        return DeliveryResult.sent(str(message.id))
+        message_id = data.get("id") if isinstance(data, dict) else None
+        if not message_id:
+            return DeliveryResult.retry("Discord answered without a message id")
+        return DeliveryResult.sent(str(message_id))
 
     async def send(self, item: OutboxAlert) -> DeliveryResult:
         channel = item.target.channel
@@ -278,6 +303,7 @@ class WebhookSink:
         client: discord.Client | None = None,
         admin: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        install_log_redaction()  # discord.py logs webhook URLs (with their token) at DEBUG
         self.timeout = timeout
         self.client = client
         self.admin = admin
@@ -286,7 +312,11 @@ class WebhookSink:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            # Each HTTP attempt is bounded (discord.py's webhook code retries 5xx and waits out 429s
+            # between attempts, outside this timeout).
+            self._session = aiohttp.ClientSession(
+                cookie_jar=aiohttp.DummyCookieJar(), timeout=aiohttp.ClientTimeout(total=self.timeout)
+            )
         return self._session
 
     async def close(self) -> None:
@@ -297,8 +327,7 @@ class WebhookSink:
         if hook.id in self._channels:
             return self._channels[hook.id]
         try:
-            async with asyncio.timeout(self.timeout):
-                full = await hook.fetch(prefer_auth=False)
+            full = await hook.fetch(prefer_auth=False)
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError):
             return None
         if full.channel_id is not None:
@@ -316,7 +345,13 @@ class WebhookSink:
             channel_id = await self._webhook_channel(hook)
             if channel_id is not None:
                 found = await find_posted(
-                    self.client, channel_id, since=since, rendered=rendered, nonce=nonce, webhook_id=hook.id
+                    self.client,
+                    channel_id,
+                    since=since,
+                    rendered=rendered,
+                    nonce=nonce,
+                    webhook_id=hook.id,
+                    within=2 * self.timeout,
                 )
                 if found is not None:
                     log.info("alert already posted by %s as message %s", target.key, found)
@@ -324,7 +359,7 @@ class WebhookSink:
         username = webhook_username(target.username)
         avatar = safe_url(target.avatar)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(5 * (self.timeout + 9.0) + 60.0):
                 message = await hook.send(
                     content=rendered.content,
                     embed=discord.Embed.from_dict(rendered.embed),
