@@ -8,7 +8,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-import aiohttp
 import discord
 
 from bot.deliver import Sink
@@ -94,15 +93,17 @@ class DiscordRuntime:
             except discord.LoginFailure:
                 self.login_error = "DISCORD_TOKEN was rejected by Discord (401 Unauthorized)"
                 log.error("%s", self.login_error)
-                await self.client.http.close()
+                await self._reset_http()
                 self.login_done.set()
                 self.channels.logged_in.set()
                 return
-            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Discord unreachable or failing: keep trying, polling goes on
                 log.warning(
                     "cannot log in to Discord (%s); retrying in %.0f s", redact(str(exc))[:200], delay
                 )
-                await self.client.http.close()
+                await self._reset_http()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LOGIN_RETRY_MAX)
         log.info("logged in to Discord as %s", self.client.user)
@@ -114,6 +115,14 @@ class DiscordRuntime:
             raise
         except Exception as exc:  # the gateway gave up (e.g. disallowed intents); REST delivery goes on
             log.error("Discord gateway connection ended: %s", redact(str(exc))[:300])
+
+    async def _reset_http(self) -> None:
+        """Closes the half-opened HTTP session after a failed login. That also closes its connector,
+        which discord.py would reuse on the next login; unset, it makes a new one."""
+        assert self.client is not None
+        with contextlib.suppress(Exception):
+            await self.client.http.close()
+        self.client.http.connector = discord.utils.MISSING
 
     async def wait_logged_in(self, within: float) -> bool:
         """True once logged in (False on a rejected token or after ``within`` seconds)."""
