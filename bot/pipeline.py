@@ -28,9 +28,9 @@ from typing import Literal
 
 from bot.cadence import failure_delay, success_delay
 from bot.fetch import Fetcher
+from bot.identity import normalise_link
 from bot.match import Matcher, fold
 from bot.model import Entry, ParsedFeed, RuleOutcome, Target
-from bot.parse.normalise import normalise_link
 from bot.rules.model import Config, Feed
 from bot.store import NewItem, PlannedAlert, PollRecord, StoreThread
 from bot.summarise import summarise

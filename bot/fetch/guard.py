@@ -35,11 +35,11 @@ def address_problem(ip: str) -> str | None:
             addr = addr.teredo[1]
     for flag, words in (
         ("is_loopback", "loopback"),
-        ("is_private", "private"),
+        ("is_unspecified", "unspecified"),
         ("is_link_local", "link-local"),
         ("is_multicast", "multicast"),
         ("is_reserved", "reserved"),
-        ("is_unspecified", "unspecified"),
+        ("is_private", "private"),
     ):
         if getattr(addr, flag):
             return f"{addr} is a {words} address"

@@ -1,0 +1,189 @@
+"""The ``newshound`` command as a user runs it: a real process, feeds on a real local server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.conftest import CHANNEL, write_rules
+from tests.fakes.feed_host import FeedHost, rss
+
+NEWSHOUND = str(Path(sys.executable).parent / "newshound")
+NOW = datetime.now(UTC)
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSHOUND_", "DISCORD_"))}
+    env.update(
+        NEWSHOUND_DATABASE=str(tmp_path / "nh.db"),
+        NEWSHOUND_KEYWORDS=str(tmp_path / "keywords.yaml"),
+        NEWSHOUND_ALLOW_PRIVATE_FEEDS="1",
+        **extra,
+    )
+    return env
+
+
+async def run_cli(*args: str, env: dict[str, str], cwd: Path, limit: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *args, env=env, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), limit)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def starter_rules(path: Path, url: str) -> None:
+    write_rules(
+        path,
+        f"""
+        version: 1
+        defaults:
+          channel: "{CHANNEL}"
+          interval: 1s
+        feeds:
+          - name: levant-wire
+            url: {url}
+        rules:
+          - name: bases
+            keywords: [Tartus, Khmeimim]
+            all: [Russia]
+            exclude: [festival]
+        """,
+    )
+
+
+def news(n: int, title: str) -> dict[str, object]:
+    return {
+        "title": title,
+        "link": f"https://news.example/{n}",
+        "guid": f"g{n}",
+        "published": NOW - timedelta(hours=1),
+    }
+
+
+async def test_once_prints_alerts_and_exits_zero(feed_host: FeedHost, tmp_path: Path) -> None:
+    feed_host.set("/f.xml", rss([news(1, "Russia keeps ships at Tartus"), news(2, "Tartus festival")]))
+    starter_rules(tmp_path / "keywords.yaml", feed_host.url("/f.xml"))
+    code, out, err = await run_cli(NEWSHOUND, "once", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 0, err
+    assert "Russia keeps ships at Tartus" in out and "festival" not in out
+    assert "polled 1 feed(s): 1 ok, 0 failed; 2 new item(s), 1 alert(s) queued; delivered 1" in err
+    # python -m bot is the same command; a second run alerts nothing twice
+    code, out, err = await run_cli(sys.executable, "-m", "bot", "once", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 0 and out == ""
+
+
+async def test_once_exits_zero_when_feeds_fail(tmp_path: Path) -> None:
+    starter_rules(tmp_path / "keywords.yaml", "http://127.0.0.1:9/closed.xml")
+    code, _out, err = await run_cli(NEWSHOUND, "once", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 0
+    assert "levant-wire: cannot connect to 127.0.0.1" in err
+
+
+async def test_check_reports_every_problem_with_line_numbers(tmp_path: Path) -> None:
+    write_rules(
+        tmp_path / "keywords.yaml",
+        """
+        version: 1
+        defaults:
+          channel: "12345"
+          intervall: 5m
+        feeds:
+          - name: a
+            url: ftp://example.org/rss
+        rules:
+          - name: bases
+            keywords: []
+            severity: urgent
+        """,
+    )
+    code, out, err = await run_cli(NEWSHOUND, "check", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 1
+    path = str(tmp_path / "keywords.yaml")
+    lines = err.strip().splitlines()
+    assert lines == [
+        f'{path}:3:12: defaults.channel must be a Discord id (17–20 digits, e.g. "123456789012345678"), '
+        "not '12345'",
+        f"{path}:4:3: unknown key in defaults 'intervall'; did you mean 'interval'?",
+        f"{path}:7:10: feeds[0] url must be an http:// or https:// URL, not 'ftp://example.org/rss'",
+        f"{path}:10:15: rule 'bases' keywords is an empty list; remove it or add at least one entry",
+        f"{path}:11:15: rule 'bases' severity must be one of low, normal, high, critical, not 'urgent'",
+        "5 problems found",
+    ]
+    assert out == ""
+
+
+async def test_check_on_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "keywords.yaml").write_text("version: 1\nrules:\n  - name: [unclosed\n    keywords: x\n")
+    code, _out, err = await run_cli(NEWSHOUND, "check", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 1
+    assert f"{tmp_path / 'keywords.yaml'}:4:" in err and "YAML syntax" in err
+
+
+async def test_check_ok_prints_summary(tmp_path: Path) -> None:
+    starter_rules(tmp_path / "keywords.yaml", "https://example.org/rss")
+    code, out, _err = await run_cli(NEWSHOUND, "check", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 0
+    assert "OK — 1 feed(s), 1 rule(s)" in out
+    assert "feed levant-wire: https://example.org/rss every 1s" in out
+
+
+async def test_once_with_broken_rules_exits_one(tmp_path: Path) -> None:
+    (tmp_path / "keywords.yaml").write_text("version: 2\n")
+    code, _out, err = await run_cli(NEWSHOUND, "once", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 1
+    assert ":1:10: unsupported version 2" in err
+
+
+async def test_invalid_setting_stops_with_one_line_and_exit_two(tmp_path: Path) -> None:
+    starter_rules(tmp_path / "keywords.yaml", "https://example.org/rss")
+    env = env_for(tmp_path, NEWSHOUND_LOG_LEVEL="LOUD", DISCORD_TOKEN="secret-token-value")
+    code, out, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 2
+    levels = "CRITICAL, ERROR, WARNING, INFO, DEBUG"
+    assert err == f"newshound: invalid setting NEWSHOUND_LOG_LEVEL='LOUD': must be one of {levels}\n"
+    assert "secret-token-value" not in out + err
+
+
+async def test_dotenv_in_working_directory_is_read(tmp_path: Path) -> None:
+    starter_rules(tmp_path / "keywords.yaml", "https://example.org/rss")
+    (tmp_path / ".env").write_text("NEWSHOUND_ADMIN_CHANNEL=not-a-number\n")
+    env = env_for(tmp_path)
+    code, _out, err = await run_cli(NEWSHOUND, "check", env=env, cwd=tmp_path)
+    assert code == 2 and "NEWSHOUND_ADMIN_CHANNEL" in err
+
+
+async def test_run_polls_on_schedule_and_exits_zero_on_sigterm(feed_host: FeedHost, tmp_path: Path) -> None:
+    feed_host.set("/f.xml", rss([news(1, "Russia keeps ships at Tartus")]))
+    starter_rules(tmp_path / "keywords.yaml", feed_host.url("/f.xml"))
+    proc = await asyncio.create_subprocess_exec(
+        NEWSHOUND,
+        "run",
+        env=env_for(tmp_path),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readuntil(b"Russia keeps ships at Tartus"), 20)
+        assert b"[NORMAL]" in line
+        # interval is 1s: a new item published meanwhile arrives on a later poll without a restart
+        feed_host.set(
+            "/f.xml", rss([news(2, "Russia leaves Khmeimim"), news(1, "Russia keeps ships at Tartus")])
+        )
+        await asyncio.wait_for(proc.stdout.readuntil(b"Russia leaves Khmeimim"), 20)
+        polls = feed_host.hits("/f.xml")
+        assert polls >= 2
+    finally:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rest, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 0, err.decode()
+    assert time.monotonic() - started < 10
+    assert b"Russia keeps ships at Tartus" not in rest  # never alerted twice

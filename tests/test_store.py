@@ -1,0 +1,143 @@
+"""The store on real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from bot.model import Alert, AlertMatch, Entry, Target
+from bot.store import NewItem, PlannedAlert, PollRecord, Store
+from bot.store.migrations import migrations
+
+A = Target(channel="123456789012345678")
+B = Target(channel="234567890123456789")
+
+
+def alert(title: str, **extra: object) -> Alert:
+    return Alert(
+        feed="f", title=title, link="", summary="", matches=(AlertMatch("r", ("x",)),), extra=dict(extra)
+    )
+
+
+def entry(key: str, title: str = "t") -> Entry:
+    return Entry(key=key, title=title, published=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def poll(feed: str, items: list[NewItem], at: float = 1000.0) -> PollRecord:
+    return PollRecord(feed=feed, at=at, next_poll_at=at + 60, body_hash="h", items=items)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "nh.db")
+    s.sync_feeds([("f", "https://example.org/f"), ("g", "https://example.org/g")], now=0.0)
+    return s
+
+
+def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
+    Store(tmp_path / "nh.db").close()
+    Store(tmp_path / "nh.db").close()
+    db = sqlite3.connect(tmp_path / "nh.db")
+    names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    assert names[0] == "m001_initial" and len(names) == len(set(names))  # each applied exactly once
+    assert migrations.pending(Database(db)) == []
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_only_unseen_entries_are_new_across_a_restart(store: Store, tmp_path: Path) -> None:
+    assert store.unseen("f", ["a", "b"]) == {"a", "b"}
+    store.record_poll(poll("f", [NewItem(entry("a"), "no_match", "")]))
+    assert store.unseen("f", ["a", "b"]) == {"b"}
+    assert store.unseen("g", ["a"]) == {"a"}  # identity is per feed
+    store.close()
+    reopened = Store(tmp_path / "nh.db")
+    assert reopened.unseen("f", ["a", "b"]) == {"b"}
+
+
+def test_a_failed_poll_write_leaves_nothing_behind(store: Store) -> None:
+    bad = PlannedAlert(A, alert("x", oops=object()))  # not JSON-serialisable: fails mid-transaction
+    with pytest.raises(TypeError):
+        store.record_poll(
+            poll("f", [NewItem(entry("a"), "no_match", ""), NewItem(entry("b"), "alerted", "", alerts=[bad])])
+        )
+    assert store.unseen("f", ["a", "b"]) == {"a", "b"}
+    assert store.outbox_depth() == 0
+    assert store.feed("f").first_polled_at is None  # type: ignore[union-attr]
+
+
+def test_outbox_holds_later_alerts_behind_one_waiting_to_retry(store: Store) -> None:
+    items = [
+        NewItem(entry(k), "alerted", "", alerts=[PlannedAlert(t, alert(k))])
+        for k, t in (("1", A), ("2", A), ("3", B))
+    ]
+    ids = store.record_poll(poll("f", items)).alert_ids
+    assert [a.id for a in store.pending_alerts(now=2000)] == ids
+    store.mark_retry(ids[0], "HTTP 503", next_attempt_at=3000)
+    # channel A waits (its second alert must not overtake the first); channel B goes on
+    assert [a.id for a in store.pending_alerts(now=2000)] == [ids[2]]
+    assert [a.id for a in store.pending_alerts(now=3000)] == ids
+    store.mark_sent(ids[0], "m1", at=3000)
+    store.mark_failed(ids[1], "403 Missing Access", at=3000)
+    assert [a.id for a in store.pending_alerts(now=3000)] == [ids[2]]
+    row = store.alert(ids[1])
+    assert row is not None and row["status"] == "failed" and row["error"] == "403 Missing Access"
+    assert store.alert(ids[0])["message_id"] == "m1"  # type: ignore[index]
+
+
+def test_same_story_is_not_queued_twice_for_a_target(store: Store) -> None:
+    first = NewItem(
+        entry("a", "Story"), "alerted", "", alerts=[PlannedAlert(A, alert("Story"), ("link:https://x/1",))]
+    )
+    store.record_poll(poll("f", [first]))
+    again = NewItem(
+        entry("z", "Story"),
+        "alerted",
+        "matched",
+        alerts=[
+            PlannedAlert(A, alert("Story"), ("link:https://x/1",)),
+            PlannedAlert(B, alert("Story"), ("link:https://x/1",)),
+        ],
+    )
+    out = store.record_poll(poll("g", [again]))
+    assert len(out.alert_ids) == 1 and out.duplicates == 1  # B still gets it, A does not again
+    rows = store.items("g")
+    assert (
+        rows[0]["verdict"] == "alerted" and "already sent to channel:123456789012345678" in rows[0]["reason"]
+    )
+
+
+def test_url_change_makes_the_next_poll_a_first_poll_again(store: Store) -> None:
+    store.record_poll(poll("f", []))
+    assert store.feed("f").first_polled_at == 1000.0  # type: ignore[union-attr]
+    store.sync_feeds([("f", "https://example.org/moved"), ("g", "https://example.org/g")], now=2000.0)
+    assert store.feed("f").first_polled_at is None  # type: ignore[union-attr]
+    store.sync_feeds([("g", "https://example.org/g")], now=3000.0)
+    assert [f.name for f in store.feeds()] == ["g"]
+    assert store.feeds_due(now=4000.0) == ["g"]
+
+
+def test_failures_degrade_then_fail_and_success_heals(store: Store) -> None:
+    states = [
+        store.record_failure("f", at=float(i), next_poll_at=float(i + 1), error="HTTP 500").status
+        for i in range(3)
+    ]
+    assert states == ["degraded", "degraded", "failing"]
+    assert store.feed("f").failing_since == 0.0  # type: ignore[union-attr]
+    store.record_poll(poll("f", []))
+    healed = store.feed("f")
+    assert (
+        healed is not None
+        and healed.status == "ok"
+        and healed.last_error is None
+        and healed.consecutive_failures == 0
+    )
+
+
+def test_audit_log_keeps_before_and_after(store: Store) -> None:
+    store.audit("admin#1", "rule.add", "bases", at=5.0, before=None, after={"keywords": ["Tartus"]})
+    [row] = store.recent_audit(1)
+    assert row["actor"] == "admin#1" and row["after"] == '{"keywords": ["Tartus"]}' and row["before"] is None
