@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
@@ -85,6 +85,8 @@ class App:
         )
         self.scheduler: PollScheduler | None = None
         self.started_at = clock()
+        #: Called after an edited keywords.yaml is put in force (e.g. the Discord channel check).
+        self.on_rules_reloaded: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def has_rules(self) -> bool:
@@ -164,6 +166,8 @@ class App:
                 return
             if result.status == "reloaded" and result.config is not None and result.compiled is not None:
                 await self.apply_config(result.config, ruleset=result.compiled)
+                for hook in self.on_rules_reloaded:
+                    await hook()
             else:
                 await self.sink.notify_admin(result.message())
         except Exception:

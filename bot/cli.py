@@ -247,6 +247,7 @@ async def _run(settings: Settings) -> int:
         await app.start()
         if runtime is not None:
             runtime.on_ready(app.worker.recover)
+            app.on_rules_reloaded.append(runtime.recheck_channels)
             await runtime.start()
 
             async def stop_on_rejected_token(rt: DiscordRuntime) -> None:

@@ -184,3 +184,28 @@ async def test_interaction_create_reaches_an_app_command(
     assert interaction.callback["data"]["content"] == "you said @everyone hi"
     assert interaction.callback["data"]["flags"] == 64  # ephemeral
     assert interaction.followups[0]["content"] == "and a follow-up"
+
+
+async def test_changed_rules_are_checked_again(fake_discord: FakeDiscord) -> None:
+    config = Config(path="keywords.yaml", rules=(Rule(name="bases", keywords=("Tartus",), channel=ALERTS),))
+    current = [config]
+    runtime = DiscordRuntime(
+        token=fake_discord.token,
+        api_base=fake_discord.api_base,
+        gateway_url=fake_discord.gateway_url,
+        admin_channel=ADMIN,
+        channel_uses=lambda: channel_uses(current[0], ADMIN),
+        guild_ready_timeout=0.05,
+    )
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        assert fake_discord.channel_messages(ADMIN) == []
+        current[0] = Config(
+            path="keywords.yaml", rules=(Rule(name="new", keywords=("x",), channel=MISSING_CHANNEL),)
+        )
+        await runtime.recheck_channels()
+        (notice,) = fake_discord.channel_messages(ADMIN)
+        assert "rule 'new'" in notice["embeds"][0]["description"]
+    finally:
+        await runtime.close()

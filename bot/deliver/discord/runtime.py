@@ -73,6 +73,11 @@ class DiscordRuntime:
         if self.client is not None:
             self.client.on_every_ready(hook)
 
+    async def recheck_channels(self) -> None:
+        """Checks the channels again (after the rules changed); new problems are reported once."""
+        if self.client is not None and self.client.is_ready():
+            await self.client.check_channels()
+
     async def _report(self, problem: ChannelProblem) -> None:
         if self.channels is not None:
             await self.channels.notify_admin(f"Newshound {problem.describe()}.")
