@@ -19,6 +19,7 @@ Feed text is hostile until proven otherwise:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -123,7 +124,12 @@ def safe_url(url: str | None) -> str | None:
 
 
 def _highlight_pattern(highlights: Iterable[str]) -> re.Pattern[str] | None:
-    terms = sorted({h.strip() for h in highlights if h and h.strip()}, key=len, reverse=True)
+    return _compiled_highlights(tuple(sorted({h.strip() for h in highlights if h and h.strip()})))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_highlights(unique: tuple[str, ...]) -> re.Pattern[str] | None:
+    terms = sorted(unique, key=len, reverse=True)
     if not terms:
         return None
     parts = []
@@ -140,7 +146,9 @@ def emphasise(text: str, highlights: Iterable[str]) -> str:
 
     Escaping happens per segment *before* the bold markers are added, so feed text can never interfere
     with them; adjacent matches are merged into one bold run."""
-    pattern = _highlight_pattern(highlights)
+    lowered = text.lower()
+    present = [h for h in highlights if h and h.strip() and h.strip().lower() in lowered]
+    pattern = _highlight_pattern(present)
     if pattern is None:
         return escape_markdown(text)
     spans: list[tuple[int, int]] = []
@@ -167,9 +175,11 @@ def fit(raw: str, limit: int, render: Callable[[str], str] = escape_markdown) ->
     boundary with an ellipsis, as long as possible while the *rendered* text fits."""
     if limit <= 0:
         return ""
-    whole = render(raw)
-    if len(whole) <= limit:
-        return whole
+    if len(raw) <= limit:  # rendering never shortens: only then can the whole text fit
+        whole = render(raw)
+        if len(whole) <= limit:
+            return whole
+    raw = raw[: limit + 1]  # what is beyond can never be shown; keeps huge feed text cheap
     lo, hi, best = 0, min(len(raw), limit), ""
     while lo <= hi:
         mid = (lo + hi) // 2
