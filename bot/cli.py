@@ -219,12 +219,13 @@ async def _once(settings: Settings) -> int:
         if runtime is not None:
             await runtime.start()
             if settings.token:
-                if await runtime.wait_logged_in(settings.send_timeout):
+                if await runtime.wait_logged_in(min(ONCE_READY_WAIT, 3 * settings.send_timeout)):
                     await runtime.wait_ready(ONCE_READY_WAIT)
                 elif runtime.login_error:
                     print(f"newshound: {runtime.login_error}", file=sys.stderr)
                     return EXIT_USAGE
                 else:
+                    runtime.stop_waiting_for_login()
                     print("newshound: Discord is unreachable; alerts wait in the outbox", file=sys.stderr)
         summary = await app.once()
     finally:

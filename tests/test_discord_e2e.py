@@ -217,3 +217,47 @@ async def test_run_through_an_outage_and_kill_9_loses_and_duplicates_nothing(
         code, err = await finish(proc, within=15)
     assert code == 0, err
     check_everything_landed_once(fake_discord)
+
+
+async def test_once_while_discord_is_down_keeps_alerts_for_the_next_run(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_host: FeedHost
+) -> None:
+    env = setup(tmp_path, fake_discord, feed_host)
+    await fake_discord.outage("refuse")
+    code, err = await finish(await newshound(tmp_path, env, "once"))
+    assert code == 0, err
+    assert "Discord is unreachable; alerts wait in the outbox" in err
+    await fake_discord.recover()
+    code, err = await finish(await newshound(tmp_path, env, "once"))
+    assert code == 0, err
+    check_everything_landed_once(fake_discord)
+
+
+async def test_without_a_token_webhooks_still_deliver_and_channel_alerts_print(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_host: FeedHost
+) -> None:
+    env = setup(tmp_path, fake_discord, feed_host)
+    del env["DISCORD_TOKEN"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "once",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+    finally:
+        kill_group(proc)
+    assert proc.returncode == 0, err.decode()
+    (hooked,) = fake_discord.channel_messages(OTHER)
+    assert hooked["webhook_id"] and hooked["embeds"][0]["title"] == HOOKED[0]
+    assert fake_discord.channel_messages(ALERTS) == []
+    printed = out.decode()
+    assert all(title in printed for title in BASES[:1] + PORTS)
+    assert not any(r.headers.get("Authorization") for r in fake_discord.requests)

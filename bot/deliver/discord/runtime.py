@@ -136,6 +136,11 @@ class DiscordRuntime:
                 await self.login_done.wait()
         return self.client is not None and self.client.user is not None and self.login_error is None
 
+    def stop_waiting_for_login(self) -> None:
+        """Channel sends stop waiting for a login (they report "not connected" at once)."""
+        if self.channels is not None:
+            self.channels.logged_in.set()
+
     async def wait_ready(self, within: float) -> bool:
         """True once the gateway is READY and the channel check has run."""
         if self.client is None:
