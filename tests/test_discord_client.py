@@ -209,3 +209,38 @@ async def test_changed_rules_are_checked_again(fake_discord: FakeDiscord) -> Non
         assert "rule 'new'" in notice["embeds"][0]["description"]
     finally:
         await runtime.close()
+
+
+async def test_a_button_click_reaches_the_view(
+    fake_discord: FakeDiscord, discord_client: discord.Client
+) -> None:
+    """Pagination-style buttons: the command answers with a view, a click comes back as a component
+    interaction and is answered by editing the message (callback type 7)."""
+    tree = app_commands.CommandTree(discord_client)
+
+    class Pager(discord.ui.View):
+        page = 1
+
+        @discord.ui.button(label="Next", custom_id="pager:next")
+        async def next_page(
+            self, interaction: discord.Interaction, _button: discord.ui.Button[Pager]
+        ) -> None:
+            self.page += 1
+            await interaction.response.edit_message(content=f"page {self.page}", view=self)
+
+    @tree.command(name="pages", description="Paged answer")
+    async def pages(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("page 1", view=Pager())
+
+    await tree.sync()
+    first = await fake_discord.send_interaction(fake_discord.command_interaction("pages", channel_id=ALERTS))
+    async with asyncio.timeout(10):
+        await first.answered.wait()
+    assert first.original is not None
+    assert first.callback["data"]["components"][0]["components"][0]["custom_id"] == "pager:next"
+    click = await fake_discord.send_interaction(
+        fake_discord.component_interaction("pager:next", first.original)
+    )
+    async with asyncio.timeout(10):
+        await click.answered.wait()
+    assert click.callback["type"] == 7 and click.callback["data"]["content"] == "page 2"

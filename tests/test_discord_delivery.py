@@ -509,3 +509,32 @@ async def test_worker_keeps_running_when_the_admin_channel_is_broken(rig: Rig) -
     report = await rig.worker.drain()
     assert report.failed == 1 and report.sent == 1
     assert rig.fake.requests_to("POST", f"/channels/{ADMIN}/messages")[-1].status == 404
+
+
+async def test_a_digest_cut_short_by_a_crash_is_sent_again_as_the_same_digest(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    fake_discord.nonce_window = 0.0  # a long restart: only the history check can recognise it
+    db = tmp_path / "newshound.db"
+    first = await make_rig(fake_discord, db, burst_limit=2, burst_window=0.5)
+    await first.add(CH, alert("A0"), alert("A1"))
+    await first.worker.drain()
+    ids = await first.add(CH, alert("A2"), alert("A3"), alert("A4"))
+    fake_discord.hang(channel=ALERTS, after_create=True)
+    drain = asyncio.create_task(first.worker.drain())
+    await fake_discord.wait_for_messages(3, channel=ALERTS)
+    drain.cancel()
+    await asyncio.gather(drain, return_exceptions=True)
+    await first.close()  # crashed after Discord posted the digest, before it was recorded
+    fake_discord.release()
+    await asyncio.sleep(0.6)  # the burst window is over: on its own the new worker would not digest
+
+    second = await make_rig(fake_discord, db, burst_limit=2, burst_window=0.5)
+    try:
+        report = await second.worker.drain()
+        assert report.sent == 3
+        messages = fake_discord.channel_messages(ALERTS)
+        assert len(messages) == 3, [m["embeds"][0].get("title") for m in messages]
+        assert [r["message_id"] for r in await second.rows(ids)] == [messages[2]["id"]] * 3
+    finally:
+        await second.close()

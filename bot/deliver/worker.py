@@ -166,6 +166,11 @@ class DeliveryWorker:
                 items = await self.store.call(Store.pending_for, key, now, self.batch)
                 if not items:
                     return
+                interrupted = self._interrupted_digest(items)
+                if interrupted is not None:
+                    if not await self._send_digest(interrupted, report):
+                        return
+                    continue
                 hold = await self._burst_hold(key, now)
                 if hold is not None:
                     if not final and hold > now:
@@ -185,6 +190,20 @@ class DeliveryWorker:
                     if await self._burst_hold(key, self.clock()) is not None:
                         break  # the rest of this burst is collapsed into a digest
 
+    @staticmethod
+    def _interrupted_digest(items: list[OutboxAlert]) -> list[OutboxAlert] | None:
+        """The alerts of a digest that was being sent when the process stopped (they share the head's
+        ``sending_at``), to be sent again as the very same digest; None if the head was not in one."""
+        head = items[0]
+        if head.sending_at is None:
+            return None
+        group = [head]
+        for item in items[1:]:
+            if item.sending_at != head.sending_at:
+                break
+            group.append(item)
+        return group if len(group) > 1 else None
+
     async def _call(self, item: OutboxAlert, send: Awaitable[DeliveryResult]) -> DeliveryResult:
         try:
             return await send
@@ -201,7 +220,9 @@ class DeliveryWorker:
 
     async def _send_digest(self, items: list[OutboxAlert], report: DrainReport) -> bool:
         assert isinstance(self.sink, DigestSink)
-        at = self.clock()
+        # Every alert of one digest attempt shares one ``sending_at``: after a crash the worker knows
+        # which alerts went out together and sends exactly that digest again (see _interrupted_digest).
+        at = items[0].sending_at or self.clock()
         await self.store.call(Store.mark_sending_many, [i.id for i in items], at)
         try:
             result, count = await self.sink.send_digest(items)
@@ -209,8 +230,10 @@ class DeliveryWorker:
             raise
         except Exception as exc:
             log.exception("sink %s raised on a digest", self.sink.name)
-            result, count = DeliveryResult.retry(f"internal error: {type(exc).__name__}: {exc}"), 1
+            result, count = DeliveryResult.retry(f"internal error: {type(exc).__name__}: {exc}"), len(items)
         taken = items[: max(1, count)]
+        if len(taken) < len(items):  # the rest did not fit: never attempted
+            await self.store.call(Store.clear_sending, [i.id for i in items[len(taken) :]])
         if result.status == "sent":
             report.digests += 1
             self._last_digest[items[0].target.key] = self.clock()

@@ -474,6 +474,12 @@ class Store:
             for alert_id in alert_ids:
                 self.mark_failed(alert_id, error, at)
 
+    def clear_sending(self, alert_ids: Sequence[int]) -> None:
+        """Forget that a send was attempted (the alerts were left out of a digest: never sent)."""
+        with self.db.atomic():
+            for alert_id in alert_ids:
+                self.db.execute("UPDATE alerts SET sending_at = NULL WHERE id = ?", [alert_id])
+
     def mark_sending(self, alert_id: int, at: float) -> None:
         """Note that a send is about to be attempted (kept from the first attempt until sent/failed)."""
         self.db.execute(

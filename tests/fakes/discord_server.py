@@ -1553,6 +1553,26 @@ class FakeDiscord:
             },
         }
 
+    def component_interaction(
+        self,
+        custom_id: str,
+        message: dict[str, Any],
+        *,
+        user_id: int | None = None,
+        component_type: int = 2,
+        values: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """An INTERACTION_CREATE payload for a click on a button (``component_type`` 2) or a select
+        (3, with ``values``) on ``message`` (a message dict from ``messages`` / an interaction's
+        ``original``)."""
+        payload = self.command_interaction("-", user_id=user_id, channel_id=message["channel_id"], kind=3)
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
+        if values is not None:
+            data["values"] = values
+        payload["data"] = data
+        payload["message"] = message
+        return payload
+
     async def send_interaction(self, payload: dict[str, Any]) -> FakeInteraction:
         """Sends ``payload`` (see ``command_interaction``) as INTERACTION_CREATE; the returned object
         collects the bot's callback and follow-ups (``await interaction.answered.wait()``)."""

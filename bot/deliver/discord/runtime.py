@@ -24,6 +24,7 @@ from bot.deliver.discord.sink import DiscordDelivery, DiscordSink, WebhookSink
 log = logging.getLogger(__name__)
 
 LOGIN_RETRY_MAX = 60.0
+CLOSE_TIMEOUT = 3.0
 
 
 class DiscordRuntime:
@@ -152,9 +153,11 @@ class DiscordRuntime:
         return False
 
     async def close(self) -> None:
+        """Disconnects (bounded: a gateway that no longer answers must not hold up a SIGTERM)."""
         if self.client is not None:
             with contextlib.suppress(Exception):
-                await self.client.close()
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self.client.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

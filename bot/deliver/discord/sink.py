@@ -26,6 +26,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import discord
@@ -44,6 +45,9 @@ from bot.deliver.discord.render import (
 
 log = logging.getLogger(__name__)
 
+DISCORD_HOSTS = frozenset(
+    {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com", "www.discord.com"}
+)
 _WEBHOOK_URL = re.compile(r"/webhooks/(\d{15,21})/([\w.\-]+)", re.ASCII)
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 #: How far back (before the first attempt) the history check looks, for clock skew.
@@ -68,6 +72,7 @@ def nonce_for(item: OutboxAlert) -> str:
 
 
 def digest_nonce(items: Sequence[OutboxAlert]) -> str:
+    """Fixed for a given list of alerts (first and last id, the first's creation time)."""
     first, last = items[0], items[-1]
     return f"nd{_base36(first.id)}.{_base36(last.id)}.{_base36(int(first.created_at * 1000) % 36**6)}"[:25]
 
@@ -309,6 +314,7 @@ class WebhookSink:
         self.admin = admin
         self._session: aiohttp.ClientSession | None = None
         self._channels: dict[int, int] = {}
+        self._warned: set[str] = set()
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -334,6 +340,17 @@ class WebhookSink:
             self._channels[hook.id] = full.channel_id
         return full.channel_id
 
+    def _warn_other_host(self, target: Target) -> None:
+        """Webhook requests go to DISCORD_API_BASE (so a proxy is never bypassed); say so once when a
+        webhook URL names some other server."""
+        host = urlsplit(target.webhook or "").hostname or ""
+        api = urlsplit(Route.BASE).hostname or ""
+        if host and host != api and host not in DISCORD_HOSTS and target.key not in self._warned:
+            self._warned.add(target.key)
+            log.warning(
+                "%s: the webhook URL names %s; it is sent to DISCORD_API_BASE (%s)", target.key, host, api
+            )
+
     async def post(
         self, target: Target, rendered: Rendered, *, since: float | None = None, nonce: str | None = None
     ) -> DeliveryResult:
@@ -341,6 +358,7 @@ class WebhookSink:
         if parsed is None:
             return DeliveryResult.failed("not a Discord webhook URL")
         hook = discord.Webhook.partial(parsed[0], parsed[1], session=self._http())
+        self._warn_other_host(target)
         if since is not None and self.client is not None and self.client.user is not None:
             channel_id = await self._webhook_channel(hook)
             if channel_id is not None:
