@@ -444,10 +444,13 @@ def test_html_to_text_is_linear_on_hostile_markup() -> None:
 
 
 def test_a_large_well_formed_feed_with_a_doctype_is_read_normally() -> None:
+    item = "<item><title>x&eacute;</title><description>" + "y" * 100 + "</description></item>"
     body = (
         '<?xml version="1.0"?><!DOCTYPE rss SYSTEM "http://example.org/rss.dtd"><rss version="2.0"><channel>'
-        "<title>T</title>" + "<item><title>x&eacute;</title><description>y</description></item>" * 30_000
-    ) + "</channel></rss>"
+        + "<title>T</title>"
+        + item * 9_000
+        + "</channel></rss>"
+    )
     assert len(body) > LENIENT_MAX_BYTES
     result = parse(body)
-    assert result.error is None and len(result.entries) == 30_000 and result.entries[0].title == "xé"
+    assert result.error is None and len(result.entries) == 9_000 and result.entries[0].title == "xé"
