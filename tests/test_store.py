@@ -41,7 +41,8 @@ def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
     Store(tmp_path / "nh.db").close()
     db = sqlite3.connect(tmp_path / "nh.db")
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations")]
-    assert names == ["m001_initial"]
+    assert names[:2] == ["m001_initial", "m002_feed_health_and_notices"]
+    assert len(names) == len(set(names))  # each applied once
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
