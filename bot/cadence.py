@@ -7,9 +7,10 @@ is fetched every 5 minutes on the dot, with no hidden floor and no jitter; start
 when the bot starts. Intervals under a minute are allowed, with a warning (``interval_warnings``).
 
 **Adaptive** (``interval: auto``, the default): modelled on Miniflux's entry-frequency scheduler. The
-interval is the average time between the feed's items over the last week — time since the oldest item
-of the week divided by the number of items — clamped to ``MIN_AUTO``–``MAX_AUTO`` (2 min – 6 h); a feed
-with no item in a week is polled every ``MAX_AUTO``. It is never shorter than the feed or server asks
+interval is the average time per item over the last week (the week's length divided by the number of
+items in it; for a feed whose known history is shorter than a week, that history, at least an hour),
+clamped to ``MIN_AUTO``–``MAX_AUTO`` (2 min – 6 h); a feed with no item in a week is polled every
+``MAX_AUTO``. It is never shorter than the feed or server asks
 for: RSS ``<ttl>``, ``Cache-Control: max-age``, ``Expires`` (capped at ``MAX_AUTO`` too). Up to 10 % of
 jitter is added, always later, never earlier.
 
@@ -61,12 +62,17 @@ RHYTHM_ITEMS = 50
 
 
 def auto_interval(times: Sequence[float], now: float) -> float:
-    """The adaptive interval from the item times (epoch seconds) the feed has shown."""
-    week = [t for t in times if now - WEEK < t <= now]
-    if not week:
+    """The adaptive interval from the item times (epoch seconds) the feed has shown: the average time
+    per item over the last week — or over the feed's whole known history when that is shorter (at least
+    an hour), so a new or short feed is judged on what it shows."""
+    past = [t for t in times if t <= now]
+    if not past:
         return MAX_AUTO
-    per_item = (now - min(week)) / len(week)
-    return min(MAX_AUTO, max(MIN_AUTO, per_item))
+    window = min(WEEK, max(3600.0, now - min(past)))
+    recent = sum(1 for t in past if t >= now - window)
+    if recent == 0:
+        return MAX_AUTO
+    return min(MAX_AUTO, max(MIN_AUTO, window / recent))
 
 
 def cache_hint(headers: Mapping[str, str], ttl_seconds: float | None, now: float) -> float | None:
