@@ -8,6 +8,7 @@ import socket
 import tracemalloc
 
 import pytest
+from aiohttp import web
 
 from bot.fetch import Fetcher, host_key
 from bot.fetch.guard import BlockedAddress, check_url, guarded_socket, parse_ip
@@ -214,3 +215,36 @@ def test_the_socket_factory_refuses_the_address_it_is_about_to_connect_to() -> N
             guarded_socket((family, socket.SOCK_STREAM, 6, "", sockaddr))
     sock = guarded_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 443)))
     sock.close()
+
+
+async def test_waiting_behind_a_slow_host_does_not_eat_the_deadline(feed_host: FeedHost) -> None:
+    feed_host.handle("/stall1.xml", hostile.stall())
+    feed_host.handle("/stall2.xml", hostile.stall())
+    for i in range(3):
+        feed_host.set(f"/fast{i}.xml", rss([]))
+    urls = [
+        feed_host.url(p) for p in ("/stall1.xml", "/stall2.xml", "/fast0.xml", "/fast1.xml", "/fast2.xml")
+    ]
+    async with Fetcher(allow_private=True, timeout=0.5) as f:
+        stall1, stall2, *fast = await asyncio.gather(*(f.fetch(u) for u in urls))
+    assert stall1.error == stall2.error == "timed out after 0.5 s"
+    assert [r.status for r in fast] == ["ok", "ok", "ok"]  # they waited for a slot, then had their own 0.5 s
+
+
+async def test_the_wait_for_a_busy_host_is_bounded_too(feed_host: FeedHost) -> None:
+    started = asyncio.Event()
+
+    async def stall(request: web.Request) -> web.StreamResponse:
+        started.set()
+        await asyncio.sleep(3600)
+        return web.Response(text="too late")
+
+    feed_host.handle("/stall.xml", stall)
+    feed_host.set("/fast.xml", rss([]))
+    async with Fetcher(allow_private=True, timeout=5, per_host=1, queue_timeout=0.2) as f:
+        stalled = asyncio.ensure_future(f.fetch(feed_host.url("/stall.xml")))
+        await started.wait()
+        queued = await f.fetch(feed_host.url("/fast.xml"))
+        stalled.cancel()
+    key = host_key(feed_host.url("/"))
+    assert queued.error == f"gave up after waiting 0.2 s for other requests to {key} to finish"

@@ -4,8 +4,10 @@ Every problem becomes ``FetchResult(status="error", error=<words>)``; nothing ra
 
 Limits, each enforced here and nowhere else:
 
-- **time**: one deadline for the whole fetch — waiting for a free slot on the host, connecting, every
-  redirect hop and the body (a server dripping one byte a second is cut off at the deadline, not per read);
+- **time**: one deadline for the whole fetch — connecting, every redirect hop and the body (a server
+  dripping one byte a second is cut off at the deadline, not per read). It starts when the fetch gets its
+  first slot on the host: waiting behind other requests to a busy host does not eat into it, but that wait
+  is bounded too (``queue_timeout``);
 - **size**: the body is counted as it is decompressed, and the fetch is aborted as soon as it passes the cap
   (aiohttp ≥ 3.14 inflates in bounded steps, so a gzip or deflate bomb never costs more than about the cap);
 - **redirects**: at most ``MAX_REDIRECTS`` hops, each one checked by the SSRF guard, loops named as such;
@@ -54,21 +56,34 @@ class HostLimiter:
         self.busiest: dict[str, int] = {}  # most slots held at once, per host (for tests and logs)
 
     @contextlib.asynccontextmanager
-    async def slot(self, key: str) -> AsyncIterator[None]:
+    async def slot(self, key: str, *, wait: float | None = None) -> AsyncIterator[None]:
+        """Hold one of ``key``'s slots; waiting for it longer than ``wait`` seconds raises
+        ``HostBusy``."""
         sem = self._slots.get(key)
         if sem is None:
             sem = self._slots[key] = asyncio.Semaphore(self.per_host)
         self._users[key] = self._users.get(key, 0) + 1
         try:
-            async with sem:
+            try:
+                async with asyncio.timeout(wait):
+                    await sem.acquire()
+            except TimeoutError:
+                raise HostBusy(key) from None
+            try:
                 held = self.per_host - sem._value
                 self.busiest[key] = max(self.busiest.get(key, 0), held)
                 yield
+            finally:
+                sem.release()
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:
                 del self._users[key]
                 del self._slots[key]
+
+
+class HostBusy(Exception):
+    """Waited too long for a free slot on a host."""
 
 
 def host_key(url: str) -> str:
@@ -97,8 +112,11 @@ class Fetcher:
         per_host: int = 2,
         user_agent: str = USER_AGENT,
         resolver: AbstractResolver | None = None,
+        queue_timeout: float | None = None,
     ) -> None:
         self.timeout = timeout
+        #: Longest wait for a slot on a busy host before the fetch gives up (its deadline starts after).
+        self.queue_timeout = queue_timeout if queue_timeout is not None else max(120.0, 4 * timeout)
         self.max_bytes = max_bytes
         self.allow_private = allow_private
         self.user_agent = user_agent
@@ -145,13 +163,16 @@ class Fetcher:
         started = time.monotonic()
         state: dict[str, str] = {}
         try:
-            async with asyncio.timeout(self.timeout):
-                result = await self._fetch(url, etag, last_modified, state)
+            result = await self._fetch(url, etag, last_modified, state)
         except TimeoutError:
-            waiting = state.get("waiting")
-            why = f" waiting for other requests to {waiting} to finish" if waiting else ""
             result = FetchResult(
-                "error", url, state.get("url", ""), error=f"timed out after {self.timeout:g} s{why}"
+                "error", url, state.get("url", ""), error=f"timed out after {self.timeout:g} s"
+            )
+        except HostBusy as exc:
+            result = FetchResult(
+                "error",
+                url,
+                error=f"gave up after waiting {self.queue_timeout:g} s for other requests to {exc} to finish",
             )
         except BlockedAddress as exc:
             result = FetchResult("error", url, state.get("url", ""), error=str(exc))
@@ -187,43 +208,35 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         current = url
         seen: set[str] = set()
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
         for _hop in range(MAX_REDIRECTS + 1):
             check_url(current, allow_private=self.allow_private)
             seen.add(current)
             state["url"] = current
-            key = host_key(current)
-            state["waiting"] = key
-            async with self.hosts.slot(key):
-                state.pop("waiting", None)
-                async with self._session.get(current, headers=headers, allow_redirects=False) as resp:
-                    self._check_peer(resp)
-                    if resp.status in _REDIRECTS:
-                        location = resp.headers.get("Location")
-                        if not location:
-                            return FetchResult(
-                                "error",
-                                url,
-                                current,
-                                resp.status,
-                                error=f"HTTP {resp.status} redirect without a Location",
-                            )
-                        try:
-                            nxt = urljoin(current, location.strip())
-                        except ValueError:
-                            return FetchResult(
-                                "error",
-                                url,
-                                current,
-                                resp.status,
-                                error=f"redirect to an invalid URL {location[:200]!r}",
-                            )
-                        if nxt in seen:
-                            return FetchResult(
-                                "error", url, current, resp.status, error=f"redirect loop at {nxt}"
-                            )
-                        current = nxt
-                        continue
-                    return await self._finish(url, current, resp, etag, last_modified)
+            first_hop = deadline is None
+            wait = self.queue_timeout if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                async with self.hosts.slot(host_key(current), wait=wait):
+                    if deadline is None:
+                        deadline = loop.time() + self.timeout
+                    async with (
+                        asyncio.timeout_at(deadline),
+                        self._session.get(current, headers=headers, allow_redirects=False) as resp,
+                    ):
+                        self._check_peer(resp)
+                        if resp.status not in _REDIRECTS:
+                            return await self._finish(url, current, resp, etag, last_modified)
+                        nxt, problem = _next_hop(current, resp)
+                        if problem:
+                            return FetchResult("error", url, current, resp.status, error=problem)
+            except HostBusy:
+                if first_hop:
+                    raise
+                raise TimeoutError from None  # waiting on a later hop's host ran out the fetch's deadline
+            if nxt in seen:
+                return FetchResult("error", url, current, error=f"redirect loop at {nxt}")
+            current = nxt
         return FetchResult("error", url, current, error=f"more than {MAX_REDIRECTS} redirects")
 
     def _check_peer(self, resp: aiohttp.ClientResponse) -> None:
@@ -309,6 +322,17 @@ def _connect_error(exc: aiohttp.ClientConnectorError) -> str:
     if "refused to connect" in str(os_error):
         return str(os_error)[:300]
     return f"cannot connect to {exc.host}: {os_error.strerror or os_error}"[:300]
+
+
+def _next_hop(current: str, resp: aiohttp.ClientResponse) -> tuple[str, str | None]:
+    """Where a redirect points, or why it cannot be followed."""
+    location = resp.headers.get("Location")
+    if not location:
+        return "", f"HTTP {resp.status} redirect without a Location"
+    try:
+        return urljoin(current, location.strip()), None
+    except ValueError:
+        return "", f"redirect to an invalid URL {location[:200]!r}"
 
 
 def _one_line(text: object, limit: int = 200) -> str:
