@@ -39,9 +39,9 @@ from typing import Literal
 
 from bot import cadence
 from bot.fetch import Fetcher
+from bot.identity import normalise_link
 from bot.match import Matcher, fold
 from bot.model import Entry, FetchResult, ParsedFeed, RuleOutcome, Target
-from bot.parse.normalise import normalise_link
 from bot.rules.model import Config, Feed
 from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Store, StoreThread
 from bot.summarise import summarise
@@ -321,6 +321,9 @@ class Poller:
         if parsed.error:
             return await self._failed(state, interval, parsed.error, fetched.http_status, None, at)
 
+        # Judge with the rules in force now: an edit made while this feed was being fetched applies.
+        ruleset = self.rules()
+        feed = ruleset.config.feed(name) or feed
         unique: dict[str, Entry] = {}
         for e in parsed.entries:
             unique.setdefault(e.key, e)

@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import html
 import re
 import time
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
+from bot.identity import TRACKING_PARAMS, entry_key, normalise_link
 from bot.model import Entry
+
+__all__ = [
+    "TRACKING_PARAMS",
+    "clean_link",
+    "disambiguate_keys",
+    "entry_key",
+    "html_to_text",
+    "is_google_news",
+    "make_entry",
+    "normalise_link",
+    "split_publisher_suffix",
+    "strip_publisher_suffix",
+    "struct_to_utc",
+    "unwrap_google_news",
+]
 
 #: Longest text kept per field; feeds sometimes carry whole books in <content>.
 TEXT_CAP = 20_000
@@ -67,13 +82,6 @@ _DROP_TAGS = frozenset(("script", "style", "noscript", "template"))
 _TAG_AT = re.compile(r"</?([a-zA-Z][a-zA-Z0-9:-]*+)[^<>]*+>")
 _DECL_AT = re.compile(r"<[!?][^<>]*+>")
 _SPACE = re.compile(r"\s+")
-
-TRACKING_PARAMS = re.compile(
-    r"^(utm_[a-z_]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|igshid|_hsenc|_hsmi|"
-    r"ocid|cmpid|icid|ito|ns_mchannel|ns_source|ns_campaign|ns_linkname|ns_fee|at_medium|at_campaign|"
-    r"at_custom\d*|at_link_id|ref_src|rss|feed|from_rss|taid|smid|partner)$",
-    re.I,
-)
 
 
 def _strip_tags(s: str) -> str:
@@ -162,37 +170,6 @@ def clean_link(value: str | None, base: str = "") -> str:
         if any(c in v for c in "\r\n\t\x00"):
             return ""
     return v
-
-
-def normalise_link(url: str) -> str:
-    """The link as an identity: scheme/host lower-cased, default port, fragment and tracking parameters
-    (``utm_*``, ``fbclid``, …) dropped. Two links that differ only in those are the same item."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)) else None
-    netloc = f"{host}:{port}" if port else host
-    query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)
-    ]
-    path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
-
-
-def entry_key(guid: str | None, link: str | None, title: str | None, text: str = "") -> str:
-    """An item's identity: its guid/id; else its normalised link; else a hash of its title (or, for an
-    item without a title either, of the start of its text)."""
-    g = (guid or "").strip()
-    if g:
-        return f"id:{g[:1000]}"
-    if link:
-        return f"link:{normalise_link(link)[:1000]}"
-    name = (title or "").strip() or text.strip()[:1000]
-    digest = hashlib.sha256(f"{name}\n{link or ''}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"hash:{digest}"
 
 
 def disambiguate_keys(entries: list[Entry]) -> list[Entry]:

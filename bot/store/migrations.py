@@ -114,7 +114,25 @@ def m001_initial(db: Database) -> None:
 
 
 @migrations()
-def m002_feed_health_and_notices(db: Database) -> None:
+def m002_search_and_rule_index(db: Database) -> None:
+    """Full-text search over items (FTS5, accents and case folded) and an index of which rules matched,
+    were excluded or missed an `all` term on which item — for /search, /latest, /why and /trend."""
+    db["items"].enable_fts(  # type: ignore[union-attr]
+        ["title", "summary"],
+        fts_version="FTS5",
+        create_triggers=True,
+        tokenize="unicode61 remove_diacritics 2",
+    )
+    db["item_rules"].create(  # type: ignore[union-attr]
+        {"item_id": int, "rule": str, "verdict": str, "at": float},
+        pk=("item_id", "rule"),
+        foreign_keys=[("item_id", "items", "id")],
+    )
+    db["item_rules"].create_index(["rule", "at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m003_feed_health_and_notices(db: Database) -> None:
     """Feed health (issue 6): the interval in force, the feed's <ttl>, when it was paused; the notices
     outbox for the admin channel; an index for a feed's recent items (rhythm and adaptive polling)."""
     feeds = db["feeds"]
