@@ -124,6 +124,7 @@ def summarise_config(config: Config) -> list[str]:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cadence import interval_warnings
+    from bot.fetch.guard import BlockedAddress, check_url
 
     path = args.file or settings.keywords
     try:
@@ -134,6 +135,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     print("\n".join(summarise_config(config)))
     for warning in interval_warnings(config):
         print(f"warning: {warning}")
+    for feed in config.feeds:
+        try:
+            check_url(feed.url, allow_private=settings.allow_private_feeds)
+        except BlockedAddress as exc:
+            print(f"warning: feed {feed.name} will not be fetched: {exc}")
     return EXIT_OK
 
 

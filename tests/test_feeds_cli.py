@@ -196,3 +196,29 @@ async def test_describe_feed_is_guarded_like_every_fetch(feed_host: FeedHost) ->
     async with Fetcher(allow_private=True) as fetcher:
         empty = await describe_feed(feed_host.url("/feed.xml"), fetcher=fetcher)
     assert empty.ok and empty.items == 0 and empty.format == "RSS 2.0" and empty.title == "Test feed"
+
+
+async def test_check_warns_about_fast_polling_and_private_feed_urls(tmp_path: Path) -> None:
+    write_rules(
+        tmp_path / "keywords.yaml",
+        f"""
+        version: 1
+        defaults:
+          channel: "{CHANNEL}"
+        feeds:
+          - {{name: quick, url: "https://example.org/rss", interval: 15s}}
+          - {{name: metadata, url: "http://169.254.169.254/latest/"}}
+        rules:
+          - {{name: r, keywords: [Tartus]}}
+        """,
+    )
+    env = {**env_for(tmp_path), "NEWSHOUND_ALLOW_PRIVATE_FEEDS": "0"}
+    code, out, _ = await run_cli(NEWSHOUND, "check", env=env, cwd=tmp_path)
+    assert code == 0
+    assert (
+        "warning: feed quick is polled every 15s (its own interval), more often than once a minute: "
+        "many publishers rate-limit or block that"
+    ) in out
+    assert (
+        "warning: feed metadata will not be fetched: refused: 169.254.169.254 is a link-local address" in out
+    )
