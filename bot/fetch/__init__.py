@@ -52,7 +52,8 @@ class HostLimiter:
     def __init__(self, per_host: int) -> None:
         self.per_host = per_host
         self._slots: dict[str, asyncio.Semaphore] = {}
-        self._users: dict[str, int] = {}
+        self._users: dict[str, int] = {}  # holding or waiting, per host: idle hosts are forgotten
+        self._held: dict[str, int] = {}
         self.busiest: dict[str, int] = {}  # most slots held at once, per host (for tests and logs)
 
     @contextlib.asynccontextmanager
@@ -69,17 +70,18 @@ class HostLimiter:
                     await sem.acquire()
             except TimeoutError:
                 raise HostBusy(key) from None
+            held = self._held[key] = self._held.get(key, 0) + 1
+            self.busiest[key] = max(self.busiest.get(key, 0), held)
             try:
-                held = self.per_host - sem._value
-                self.busiest[key] = max(self.busiest.get(key, 0), held)
                 yield
             finally:
+                self._held[key] -= 1
                 sem.release()
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:
-                del self._users[key]
-                del self._slots[key]
+                del self._users[key], self._slots[key]
+                self._held.pop(key, None)
 
 
 class HostBusy(Exception):
@@ -310,18 +312,10 @@ class Fetcher:
 
 
 def _connect_error(exc: aiohttp.ClientConnectorError) -> str:
-    cause: BaseException | None = exc.os_error
-    seen = 0
-    while cause is not None and not isinstance(cause, BlockedAddress) and seen < 5:
-        inner = getattr(cause, "exceptions", None) or ()
-        cause = next((e for e in inner if isinstance(e, BlockedAddress)), None) or cause.__cause__
-        seen += 1
-    if isinstance(cause, BlockedAddress):
-        return str(cause)
-    os_error = exc.os_error
-    if "refused to connect" in str(os_error):
-        return str(os_error)[:300]
-    return f"cannot connect to {exc.host}: {os_error.strerror or os_error}"[:300]
+    cause = exc.os_error
+    if isinstance(cause, BlockedAddress) or "refused to connect" in str(cause):
+        return _one_line(cause, 300)  # the guard's own words (the resolver's, or the socket factory's)
+    return _one_line(f"cannot connect to {exc.host}: {cause.strerror or cause}", 300)
 
 
 def _next_hop(current: str, resp: aiohttp.ClientResponse) -> tuple[str, str | None]:
