@@ -53,6 +53,7 @@ class ParsedFeed:
     warning: str | None = None
     error: str | None = None
     parser: str = ""
+    format: str = ""  # "RSS 2.0", "Atom 1.0", "JSON Feed 1.1" … when known
 
 
 FetchStatus = Literal["ok", "not_modified", "error"]

@@ -538,3 +538,25 @@ async def test_a_digest_cut_short_by_a_crash_is_sent_again_as_the_same_digest(
         assert [r["message_id"] for r in await second.rows(ids)] == [messages[2]["id"]] * 3
     finally:
         await second.close()
+
+
+async def test_feed_health_notices_reach_the_admin_channel_and_wait_out_an_outage(rig: Rig) -> None:
+    import time
+
+    from bot.deliver.notices import NoticeSender
+    from bot.store import NoticeDraft
+
+    sender = NoticeSender(rig.store, rig.sink, backoff_base=0.01, backoff_max=0.01)
+    draft = NoticeDraft(
+        key="failing:levant:1", kind="failing", text="feed levant-wire failing for a day @everyone"
+    )
+    await rig.store.run(lambda s: s.add_notice(draft, time.time()))
+    await rig.fake.outage("5xx")
+    assert await sender.drain() == 0  # Discord down: the sink raises, the notice stays queued
+    await rig.fake.recover()
+    await asyncio.sleep(0.05)
+    assert await sender.drain() == 1
+    (notice,) = rig.fake.channel_messages(ADMIN)
+    assert "levant-wire failing" in notice["embeds"][0]["description"]
+    assert notice["mention_everyone"] is False
+    assert await sender.drain() == 0  # never repeated

@@ -110,9 +110,8 @@ class RulesWatcher(Generic[T]):
         compiled = self.compile(config)
         self.config, self.compiled, self.digest = config, compiled, digest
         self._rejected = None
-        result: Reload[T] = Reload("reloaded", config, compiled, digest=digest)
-        log.info("%s", result.message())
-        return result
+        # The caller logs success once the new rules are actually in force.
+        return Reload("reloaded", config, compiled, digest=digest)
 
     def _reject(self, problems: list[Problem], digest: str) -> Reload[T] | None:
         if digest == self._rejected:

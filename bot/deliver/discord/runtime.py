@@ -19,7 +19,7 @@ from bot.deliver.discord.client import (
     install_log_redaction,
     redact,
 )
-from bot.deliver.discord.sink import DiscordDelivery, DiscordSink, WebhookSink
+from bot.deliver.discord.sink import AdminChannelUnavailable, DiscordDelivery, DiscordSink, WebhookSink
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,10 @@ class DiscordRuntime:
 
     async def _report(self, problem: ChannelProblem) -> None:
         if self.channels is not None:
-            await self.channels.notify_admin(f"Newshound {problem.describe()}.")
+            try:
+                await self.channels.notify_admin(f"Newshound {problem.describe()}.")
+            except AdminChannelUnavailable as exc:
+                log.warning("could not post to the admin channel: %s", exc)
 
     async def start(self) -> None:
         if self.client is None:

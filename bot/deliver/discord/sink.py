@@ -179,6 +179,10 @@ async def find_posted(
     return None
 
 
+class AdminChannelUnavailable(Exception):
+    """An admin notice could not be posted for now (Discord unreachable, rate limited)."""
+
+
 class DiscordSink:
     """Posts alerts as the bot in channels (``Target.channel``)."""
 
@@ -284,12 +288,16 @@ class DiscordSink:
         return result, len(taken)
 
     async def notify_admin(self, text: str) -> None:
+        """Posts ``text`` to the admin channel. Raises ``AdminChannelUnavailable`` when Discord could not
+        be reached (the caller may retry); a permanent refusal (no access, unknown channel) is logged."""
         if not self.admin_channel or not self.admin_channel.isdigit():
             log.warning("admin notice (no NEWSHOUND_ADMIN_CHANNEL): %s", text)
             return
         result = await self.post(int(self.admin_channel), render_notice(text), nonce=None)
-        if result.status != "sent":
-            log.warning("could not post to the admin channel (%s): %s", result.error, text)
+        if result.status == "retry":
+            raise AdminChannelUnavailable(result.error or "Discord unreachable")
+        if result.status == "failed":
+            log.warning("the admin channel refuses notices (%s): %s", result.error, text)
 
 
 class WebhookSink:
