@@ -1,7 +1,9 @@
 """Sinks that deliver alerts to Discord: a bot posting in channels, and webhooks.
 
-Both go through discord.py's real HTTP code (``Messageable.send`` / ``Webhook.send``) and never raise for
-delivery problems: every outcome becomes a ``DeliveryResult``.
+Both go through discord.py's real HTTP code — channel messages built by ``handle_message_parameters`` (what
+``Messageable.send`` uses; it adds ``enforce_nonce``) and sent by ``HTTPClient.request`` with a timeout per
+HTTP attempt; webhooks by ``Webhook.send`` — and never raise for delivery problems: every outcome becomes a
+``DeliveryResult``.
 
 * 5xx, timeouts, connection errors → ``retry`` (the worker backs off);
 * 429 → discord.py waits inside ``send`` as told (each channel is its own bucket, and the worker runs each
