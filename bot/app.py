@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.cadence import interval_warnings
 from bot.config import Settings
 from bot.deliver import Sink
 from bot.deliver.console import ConsoleSink
+from bot.deliver.notices import NoticeSender
 from bot.deliver.worker import DeliveryWorker, DrainReport
 from bot.fetch import Fetcher
 from bot.match import Matcher
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: On start-up, feeds already due are spread over this many seconds so they don't all fire together.
 START_SPREAD = 30.0
+#: How often queued admin notices are sent (they are also sent at the end of ``once``).
+NOTICE_EVERY = 30.0
 #: How often keywords.yaml is looked at for edits while running (edits take effect within ~2 s).
 RULES_CHECK_SECONDS = 1.0
 
@@ -34,19 +38,25 @@ RULES_CHECK_SECONDS = 1.0
 class OnceSummary:
     polls: list[PollReport] = field(default_factory=list)
     delivery: DrainReport = field(default_factory=DrainReport)
+    notices: int = 0
 
     def lines(self) -> list[str]:
         ok = [p for p in self.polls if p.status in ("ok", "unchanged", "not_modified")]
         bad = [p for p in self.polls if p.status == "error"]
+        paused = [p for p in self.polls if p.status == "skipped" and (p.error or "").startswith("paused")]
         new = sum(p.new_items for p in self.polls)
         alerts = sum(p.alerts for p in self.polls)
+        polled = len(self.polls) - len(paused)
         out = [
-            f"polled {len(self.polls)} feed(s): {len(ok)} ok, {len(bad)} failed; "
-            f"{new} new item(s), {alerts} alert(s) queued; delivered {self.delivery.sent}"
+            f"polled {polled} feed(s): {len(ok)} ok, {len(bad)} failed"
+            + (f", {len(paused)} paused (not polled)" if paused else "")
+            + f"; {new} new item(s), {alerts} alert(s) queued; delivered {self.delivery.sent}"
             + (f", {self.delivery.retried} waiting to retry" if self.delivery.retried else "")
             + (f", {self.delivery.failed} failed" if self.delivery.failed else "")
+            + (f"; {self.notices} admin notice(s)" if self.notices else "")
         ]
         out += [f"  {p.feed}: {p.error}" for p in bad]
+        out += [f"  {p.feed}: {p.error} — `newshound feeds resume {p.feed}` brings it back" for p in paused]
         return out
 
 
@@ -82,9 +92,24 @@ class App:
             clock=clock,
             parse_and_match=self._parse_and_match,
         )
-        self.worker = DeliveryWorker(self.store, self.sink, clock=clock)
+        self.worker = DeliveryWorker(
+            self.store,
+            self.sink,
+            clock=clock,
+            backoff_base=settings.retry_min,
+            backoff_max=max(settings.retry_min, settings.retry_max),
+            burst_limit=settings.burst_limit,
+            burst_window=settings.burst_window,
+        )
+        self.notices = NoticeSender(self.store, self.sink, clock=clock)
         self.scheduler: PollScheduler | None = None
         self.started_at = clock()
+        #: Called after an edited keywords.yaml is put in force (e.g. the Discord channel check).
+        self.on_rules_reloaded: list[Callable[[], Awaitable[None]]] = []
+
+    @property
+    def has_rules(self) -> bool:
+        return self._ruleset is not None
 
     def ruleset(self) -> Ruleset:
         if self._ruleset is None:
@@ -93,6 +118,8 @@ class App:
 
     async def start(self) -> None:
         config, ruleset = self.rules_watcher.load()
+        for warning in interval_warnings(config):
+            log.warning("%s", warning)
         await self.store.open()
         await self.fetcher.open()
         await self.apply_config(config, spread=0.0, ruleset=ruleset)
@@ -120,7 +147,7 @@ class App:
         flight, so fetched bodies never pile up in memory faster than the parse pool drains them."""
         names = [f.name for f in self.ruleset().config.feeds]
         states = await self.store.run(lambda s: s.feeds())
-        paused = {f.name for f in states if f.status == "paused"}
+        paused = {f.name: f for f in states if f.status == "paused"}
         if any(f.first_polled_at is None for f in states if f.name not in paused):
             # A first poll is certain to parse: start the workers (and their matchers) in the
             # background now, overlapping the fetches, rather than on the first body.
@@ -134,19 +161,32 @@ class App:
                 return await self._poll_and_wake(name)
 
         reports = await asyncio.gather(*(bounded(n) for n in names if n not in paused))
-        return list(reports)
+        skipped = [PollReport(n, "skipped", error=f"paused: {f.last_error}") for n, f in paused.items()]
+        return [*reports, *skipped]
 
-    async def _poll_and_wake(self, name: str) -> PollReport:
-        report = await self.poller.poll(name)
+    async def _poll_and_wake(self, name: str, *, if_due: bool = False) -> PollReport:
+        report = await self.poller.poll(name, if_due=if_due)
         if report.alerts:
             self.worker.wake()
         return report
+
+    async def _scheduled_poll(self, name: str) -> PollReport:
+        return await self._poll_and_wake(name, if_due=True)
+
+    async def send_notices(self) -> int:
+        """Send the admin notices that are due (failing, paused, working again, gone quiet)."""
+        try:
+            return await self.notices.drain()
+        except Exception:
+            log.exception("sending admin notices failed")
+            return 0
 
     async def once(self) -> OnceSummary:
         """One poll of every feed, then deliver everything that is due."""
         polls = await self.poll_all()
         delivery = await self.worker.drain()
-        return OnceSummary(polls, delivery)
+        notices = await self.send_notices()
+        return OnceSummary(polls, delivery, notices)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll on schedule and deliver continuously until ``stop`` is set."""
@@ -155,11 +195,12 @@ class App:
         await self.apply_config(config, spread=spread, ruleset=self.ruleset())
         self.scheduler = PollScheduler(
             due=self._due,
-            poll=self._poll_and_wake,
+            poll=self._scheduled_poll,
             concurrency=self.settings.max_concurrent_fetches,
         )
         self.scheduler.start()
         self.scheduler.add_job(self.reload_rules, RULES_CHECK_SECONDS, "rules-reload")
+        self.scheduler.add_job(self._notice_job, NOTICE_EVERY, "admin-notices")
         worker = asyncio.create_task(self.worker.run_forever(stop), name="delivery")
         log.info(
             "newshound running: %d feed(s), %d rule(s), delivering to %s",
@@ -174,6 +215,9 @@ class App:
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)
 
+    async def _notice_job(self) -> None:
+        await self.send_notices()
+
     async def reload_rules(self) -> None:
         """Put an edited keywords.yaml in force; a broken edit is logged (and sent to the admin channel)
         and the last good rules stay (see ``bot.rules.reload``)."""
@@ -184,6 +228,8 @@ class App:
             if result.status == "reloaded" and result.config is not None and result.compiled is not None:
                 await self.apply_config(result.config, ruleset=result.compiled)
                 log.info("%s", result.message())
+                for hook in self.on_rules_reloaded:
+                    await hook()
             else:
                 await self.sink.notify_admin(result.message())
         except Exception:

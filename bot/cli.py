@@ -1,7 +1,7 @@
 """The ``newshound`` command.
 
-Exit codes: 0 success, 1 the rules file has problems, 2 bad settings or usage, 3 ``test-rule``: no rule
-fires.
+Exit codes: 0 success, 1 the rules file has problems (or, for ``feeds``, the file or URL is not usable),
+2 bad settings or usage, 3 ``test-rule``: no rule fires.
 """
 
 from __future__ import annotations
@@ -14,12 +14,17 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import Settings, SettingsError, load_settings
 from bot.rules.durations import format_duration
 from bot.rules.load import RulesError, load_rules
 from bot.rules.model import Config
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.deliver.discord.runtime import DiscordRuntime
 
 log = logging.getLogger("newshound")
 
@@ -57,6 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("ansi", "stars", "brackets", "none"),
         help="how matched words are marked (default: bold colour on a terminal, else **word**)",
     )
+    feeds = sub.add_parser("feeds", help="feed health, OPML import/export, resume a paused feed, check a URL")
+    fsub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION")
+    fsub.add_parser("list", help="every feed's health: status, interval, last error (the default)")
+    imp = fsub.add_parser("import", help="add the feeds of an OPML file to keywords.yaml (comments kept)")
+    imp.add_argument("opml", type=Path, help="the OPML file")
+    imp.add_argument("--dry-run", action="store_true", help="show what would be added, change nothing")
+    exp = fsub.add_parser("export", help="print keywords.yaml's feeds as OPML")
+    exp.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    for p in (imp, exp):
+        p.add_argument("--rules", type=Path, metavar="FILE", help="rules file (default: NEWSHOUND_KEYWORDS)")
+    res = fsub.add_parser("resume", help="poll a paused feed again")
+    res.add_argument("name", help="the feed's name")
+    chk = fsub.add_parser("check", help="fetch a URL once and say whether it is a feed (and which it offers)")
+    chk.add_argument("url", help="the URL to try")
     return parser
 
 
@@ -109,6 +128,9 @@ def summarise_config(config: Config) -> list[str]:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cadence import interval_warnings
+    from bot.fetch.guard import BlockedAddress, check_url
+
     path = args.file or settings.keywords
     try:
         config = load_rules(path)
@@ -116,7 +138,184 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         _print_problems(exc)
         return EXIT_RULES
     print("\n".join(summarise_config(config)))
+    for warning in interval_warnings(config):
+        print(f"warning: {warning}")
+    for feed in config.feeds:
+        try:
+            check_url(feed.url, allow_private=settings.allow_private_feeds)
+        except BlockedAddress as exc:
+            print(f"warning: feed {feed.name} will not be fetched: {exc}")
     return EXIT_OK
+
+
+# -- newshound feeds … ----------------------------------------------------------------------------------
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    action = args.feeds_command or "list"
+    handler = {
+        "list": _feeds_list,
+        "import": _feeds_import,
+        "export": _feeds_export,
+        "resume": _feeds_resume,
+        "check": _feeds_check,
+    }[action]
+    return handler(args, settings)
+
+
+def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from bot.store import Store
+
+    if not Path(settings.database).exists():
+        print(
+            f"newshound feeds: no database at {settings.database} yet (run `newshound once` first)",
+            file=sys.stderr,
+        )
+        return None
+    return Store(settings.database)
+
+
+def _feeds_list(_args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    store = _open_store(settings)
+    if store is None:
+        return EXIT_USAGE
+    try:
+        feeds = store.feeds()
+    finally:
+        store.close()
+    now = time.time()
+    for f in feeds:
+        every = f" every {format_duration(f.poll_interval)}" if f.poll_interval else ""
+        due = f.next_poll_at - now if f.next_poll_at else 0.0
+        nxt = (
+            "" if f.status == "paused" else (f", next in {format_duration(due)}" if due > 0 else ", due now")
+        )
+        print(f"{f.name}: {f.status}{every}{nxt}")
+        if f.last_error:
+            fails = f" ({f.consecutive_failures} failure(s) in a row)" if f.consecutive_failures else ""
+            print(f"  last error{fails}: {f.last_error}")
+        elif f.last_warning:
+            print(f"  warning: {f.last_warning}")
+    if not feeds:
+        print("no feeds yet")
+    return EXIT_OK
+
+
+def _feeds_resume(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    store = _open_store(settings)
+    if store is None:
+        return EXIT_USAGE
+    try:
+        before = store.feed(args.name)
+        if before is None:
+            print(f"newshound feeds resume: no feed named {args.name!r}", file=sys.stderr)
+            return EXIT_USAGE
+        now = time.time()
+        after = store.resume_feed(args.name, now)
+        store.audit(
+            "cli", "feed.resume", args.name, at=now, before=before.status, after=after and after.status
+        )
+    finally:
+        store.close()
+    if before.status != "paused":
+        print(f"{args.name} was not paused ({before.status}); it will be polled at the next chance")
+    else:
+        print(f"{args.name} resumed: it will be polled at the next chance (`newshound run` or `once`)")
+    return EXIT_OK
+
+
+def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.parse.opml import OpmlError, read_opml
+    from bot.rules.writer import WriteError, add_feed
+
+    path = args.rules or settings.keywords
+    try:
+        config = load_rules(path)
+    except RulesError as exc:
+        _print_problems(exc)
+        return EXIT_RULES
+    try:
+        found = read_opml(args.opml.read_bytes())
+    except OSError as exc:
+        print(f"newshound feeds import: cannot read {args.opml}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OpmlError as exc:
+        print(f"{args.opml}: {exc}", file=sys.stderr)
+        return EXIT_RULES
+    by_url = {f.url: f.name for f in config.feeds}
+    names = {f.name for f in config.feeds}
+    added = already = failed = 0
+    for feed in found:
+        if feed.url in by_url:
+            print(f"  = {feed.url} is already watched as {by_url[feed.url]}")
+            already += 1
+            continue
+        name, n = feed.name, 2
+        while name in names:
+            name, n = f"{feed.name}-{n}", n + 1
+        entry: dict[str, object] = {"name": name, "url": feed.url}
+        if feed.tags:
+            entry["tags"] = list(feed.tags)
+        if not args.dry_run:
+            try:
+                add_feed(path, entry)
+            except WriteError as exc:
+                print(f"  ! {feed.url}: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+        names.add(name)
+        by_url[feed.url] = name
+        added += 1
+        print(f"  + {name}: {feed.url}" + (f" [{', '.join(feed.tags)}]" if feed.tags else ""))
+    verb = "would add" if args.dry_run else "added"
+    print(
+        f"{args.opml}: {len(found)} feed(s); {verb} {added} to {path}, {already} already there"
+        + (f", {failed} failed" if failed else "")
+    )
+    return EXIT_RULES if failed else EXIT_OK
+
+
+def _feeds_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.parse.opml import write_opml
+
+    try:
+        config = load_rules(args.rules or settings.keywords)
+    except RulesError as exc:
+        _print_problems(exc)
+        return EXIT_RULES
+    text = write_opml(config.feeds)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {len(config.feeds)} feed(s) to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _feeds_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.fetch import Fetcher
+    from bot.parse.pool import ParsePool
+    from bot.probe import describe_feed
+
+    async def check() -> int:
+        pool = ParsePool(1)
+        try:
+            async with Fetcher(
+                timeout=settings.fetch_timeout,
+                max_bytes=settings.max_body_bytes,
+                allow_private=settings.allow_private_feeds,
+            ) as fetcher:
+                description = await describe_feed(args.url, fetcher=fetcher, parse=pool.parse)
+        finally:
+            pool.close()
+        print("\n".join(description.lines()))
+        return EXIT_OK if description.ok else EXIT_RULES
+
+    return asyncio.run(check())
 
 
 def cmd_test_rule(args: argparse.Namespace, settings: Settings) -> int:
@@ -159,22 +358,73 @@ def cmd_test_rule(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if any(o.fired for o in outcomes) else EXIT_NO_MATCH
 
 
-def make_sink(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.deliver.console import ConsoleSink
+#: How long ``once`` waits for the gateway (so the channel check runs) before delivering anyway.
+ONCE_READY_WAIT = 15.0
 
-    if settings.token:
-        raise SettingsError("DISCORD_TOKEN is set but Discord delivery is not available in this build")
-    return ConsoleSink()
+
+def _uses_webhooks(config: Config) -> bool:
+    return bool(
+        config.defaults.webhook
+        or any(r.webhook for r in config.rules)
+        or any(f.webhook for f in config.feeds)
+    )
+
+
+def make_delivery(settings: Settings, rules: Callable[[], Config]) -> DiscordRuntime | None:
+    """The Discord side of this process, or None for console-only delivery (no token and no webhooks).
+    ``rules`` returns the rules in force (the on-ready channel check reads it)."""
+    if not settings.token and not _uses_webhooks(rules()):
+        return None
+    from bot.deliver.console import ConsoleSink
+    from bot.deliver.discord.checks import channel_uses
+    from bot.deliver.discord.runtime import DiscordRuntime
+
+    return DiscordRuntime(
+        token=settings.token,
+        api_base=settings.discord_api_base,
+        gateway_url=settings.discord_gateway_url,
+        admin_channel=settings.admin_channel,
+        send_timeout=settings.send_timeout,
+        channel_uses=lambda: channel_uses(rules(), settings.admin_channel),
+        fallback=None if settings.token else ConsoleSink(),
+    )
+
+
+def _build(settings: Settings) -> tuple[App, DiscordRuntime | None]:
+    from bot.app import App
+
+    loaded = load_rules(settings.keywords)
+    apps: list[App] = []
+
+    def rules() -> Config:
+        app = apps[0] if apps else None
+        return app.ruleset().config if app is not None and app.has_rules else loaded
+
+    runtime = make_delivery(settings, rules)
+    app = App(settings, sink=runtime.sink if runtime is not None else None)
+    apps.append(app)
+    return app, runtime
 
 
 async def _once(settings: Settings) -> int:
-    from bot.app import App
-
-    app = App(settings, sink=make_sink(settings))
+    app, runtime = _build(settings)
     try:
         await app.start()
+        if runtime is not None:
+            await runtime.start()
+            if settings.token:
+                if await runtime.wait_logged_in(min(ONCE_READY_WAIT, 3 * settings.send_timeout)):
+                    await runtime.wait_ready(ONCE_READY_WAIT)
+                elif runtime.login_error:
+                    print(f"newshound: {runtime.login_error}", file=sys.stderr)
+                    return EXIT_USAGE
+                else:
+                    runtime.stop_waiting_for_login()
+                    print("newshound: Discord is unreachable; alerts wait in the outbox", file=sys.stderr)
         summary = await app.once()
     finally:
+        if runtime is not None:
+            await runtime.close()
         await app.close()
     for line in summary.lines():
         print(line, file=sys.stderr)
@@ -182,18 +432,35 @@ async def _once(settings: Settings) -> int:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.app import App
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = App(settings, sink=make_sink(settings))
+    app, runtime = _build(settings)
+    watcher: asyncio.Task[None] | None = None
     try:
         await app.start()
+        if runtime is not None:
+            runtime.on_ready(app.worker.recover)
+            app.on_rules_reloaded.append(runtime.recheck_channels)
+            await runtime.start()
+
+            async def stop_on_rejected_token(rt: DiscordRuntime) -> None:
+                await rt.login_done.wait()
+                if rt.login_error:
+                    stop.set()
+
+            watcher = asyncio.create_task(stop_on_rejected_token(runtime))
         await app.run(stop)
     finally:
+        if watcher is not None:
+            watcher.cancel()
+        if runtime is not None:
+            await runtime.close()
         await app.close()
+    if runtime is not None and runtime.login_error:
+        print(f"newshound: {runtime.login_error}", file=sys.stderr)
+        return EXIT_USAGE
     log.info("stopped")
     return EXIT_OK
 
@@ -211,6 +478,7 @@ def _with_rules(fn: Callable[[Settings], object]) -> Callable[[argparse.Namespac
 
 HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "check": cmd_check,
+    "feeds": cmd_feeds,
     "test-rule": cmd_test_rule,
     "once": _with_rules(_once),
     "run": _with_rules(_run),

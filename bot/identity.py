@@ -1,7 +1,8 @@
 """An item's identity, defined once: what makes two feed items the same item.
 
 Its guid/id; else its link, normalised (scheme and host lower-cased, default port, fragment and tracking
-parameters such as ``utm_*`` dropped); else a hash of title + link.
+parameters such as ``utm_*`` dropped); else a hash of its title — or, for an item without a title either,
+of the start of its text.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ def normalise_link(url: str) -> str:
     return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
 
 
-def entry_key(guid: str | None, link: str | None, title: str | None) -> str:
-    """An item's identity: its guid/id; else its normalised link; else a hash of title + link."""
+def entry_key(guid: str | None, link: str | None, title: str | None, text: str = "") -> str:
+    """An item's identity: its guid/id; else its normalised link; else a hash of its title (or, for an
+    item without a title either, of the start of its ``text``)."""
     g = (guid or "").strip()
     if g:
         return f"id:{g[:1000]}"
     if link:
         return f"link:{normalise_link(link)[:1000]}"
-    digest = hashlib.sha256(f"{(title or '').strip()}\n{link or ''}".encode()).hexdigest()[:32]
+    name = (title or "").strip() or text.strip()[:1000]
+    digest = hashlib.sha256(f"{name}\n{link or ''}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"hash:{digest}"

@@ -53,6 +53,7 @@ class ParsedFeed:
     warning: str | None = None
     error: str | None = None
     parser: str = ""
+    format: str = ""  # "RSS 2.0", "Atom 1.0", "JSON Feed 1.1" … when known
 
 
 FetchStatus = Literal["ok", "not_modified", "error"]
@@ -204,6 +205,9 @@ class OutboxAlert:
     alert: Alert
     attempts: int = 0
     created_at: float = 0.0
+    #: When a send of this alert was first attempted, if one was and its outcome was never recorded as
+    #: sent/failed (a crash, a timeout, a retry): it may already be in Discord, so check before resending.
+    sending_at: float | None = None
 
 
 def utcnow() -> datetime:

@@ -13,6 +13,16 @@ The order of decisions for each entry the store has not seen (``decide``):
 
 Entries are handled oldest first, so a channel receives a burst in publication order. The whole result is
 written by ``Store.record_poll`` in one transaction, before anything is delivered.
+
+Feeds that share a URL are fetched once: the first poll of the URL fetches (and parses) for every feed
+with that URL, and each feed records its own items, alerts, health and schedule. A poll asked for while
+its URL is being fetched waits for that fetch instead of making another.
+
+Health (see ``bot.cadence`` for the timings): every failure is recorded in words and backs off; a day of
+consecutive failures queues one notice for the admin channel, a week pauses the feed with another; a feed
+that works again after its failure notice gets a "works again" notice; a feed silent far longer than its
+usual rhythm gets one "gone quiet" notice. Notices are queued in the same transaction as the poll's result
+(``Store.add_notice``: unique keys, so never repeated) and sent by ``bot.deliver.notices``.
 """
 
 from __future__ import annotations
@@ -20,19 +30,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from bot.cadence import failure_delay, success_delay
+from bot import cadence
 from bot.fetch import Fetcher
 from bot.identity import normalise_link
 from bot.match import Matcher, fold
-from bot.model import Entry, ParsedFeed, RuleOutcome, Target
+from bot.model import Entry, FetchResult, ParsedFeed, RuleOutcome, Target
 from bot.rules.model import Config, Feed
-from bot.store import NewItem, PlannedAlert, PollRecord, StoreThread
+from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Store, StoreThread
 from bot.summarise import summarise
 
 log = logging.getLogger(__name__)
@@ -52,12 +63,11 @@ class Ruleset:
         return cls(config, Matcher(config))
 
 
+#: A parsed document and, per entry, the rule outcomes (``None``: not matched yet).
+Matched = tuple[ParsedFeed, list[list[RuleOutcome]] | None]
 #: Parse, and match with the given ruleset, in one step (in a worker process): the parsed feed and, per
 #: entry, the rule outcomes — or ``None`` when they could not be computed there with that ruleset.
-ParseMatchFn = Callable[
-    [bytes, str, Mapping[str, str], Feed, datetime, Ruleset],
-    Awaitable[tuple[ParsedFeed, list[list[RuleOutcome]] | None]],
-]
+ParseMatchFn = Callable[[bytes, str, Mapping[str, str], Feed, datetime, Ruleset], Awaitable[Matched]]
 
 
 @dataclass(slots=True)
@@ -70,6 +80,7 @@ class PollReport:
     error: str | None = None
     seconds: float = 0.0
     alert_ids: list[int] = field(default_factory=list)
+    notices: int = 0
 
 
 def dedup_keys(entry: Entry) -> tuple[str, ...]:
@@ -151,8 +162,16 @@ def decide(
     return NewItem(entry, "alerted" if alerts else "no_match", reason, outcomes, alerts)
 
 
+@dataclass(slots=True)
+class _Group:
+    """A poll of one URL in flight, for every feed that has it."""
+
+    members: frozenset[str]
+    done: asyncio.Future[dict[str, PollReport]]
+
+
 class Poller:
-    """Polls one feed at a time per feed name (a poll of a feed never overlaps itself)."""
+    """Polls feeds. A poll of a feed never overlaps itself, and feeds sharing a URL share one fetch."""
 
     def __init__(
         self,
@@ -163,6 +182,7 @@ class Poller:
         rules: Callable[[], Ruleset],
         clock: Callable[[], float] = time.time,
         parse_and_match: ParseMatchFn | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -170,64 +190,140 @@ class Poller:
         self.parse_and_match = parse_and_match
         self.rules = rules
         self.clock = clock
-        self._inflight: set[str] = set()
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self._groups: dict[str, _Group] = {}
 
     def busy(self, name: str) -> bool:
-        return name in self._inflight
+        return any(name in g.members for g in self._groups.values())
 
-    async def poll(self, name: str) -> PollReport:
-        if name in self._inflight:
-            return PollReport(name, "skipped", error="a poll of this feed is already running")
-        self._inflight.add(name)
+    async def poll(self, name: str, *, if_due: bool = False) -> PollReport:
+        """Poll feed ``name`` (and every feed sharing its URL). With ``if_due``, a feed whose next poll
+        is not due any more (a shared fetch already served it) is skipped."""
         started = time.monotonic()
-        try:
-            report = await self._poll(name)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # one feed's bug must not stop the others
-            log.exception("poll of feed %s failed unexpectedly", name)
-            report = PollReport(name, "error", error=f"internal error: {type(exc).__name__}: {exc}")
-            now = self.clock()
-            await self.store.run(
-                lambda s: s.record_failure(name, now, now + success_delay(None), report.error or "")
-            )
-        finally:
-            self._inflight.discard(name)
-        report.seconds = time.monotonic() - started
-        return report
-
-    async def _poll(self, name: str) -> PollReport:
         ruleset = self.rules()
         feed = ruleset.config.feed(name)
         if feed is None:
             return PollReport(name, "skipped", error="no longer in keywords.yaml")
-        state = await self.store.run(lambda s: s.feed(name))
-        if state is None:
-            return PollReport(name, "skipped", error="not registered in the store")
-        interval = ruleset.config.interval_for(feed)
-        at = self.clock()
-        fetched = await self.fetcher.fetch(feed.url, etag=state.etag, last_modified=state.last_modified)
+        group = self._groups.get(feed.url)
+        if group is not None and name in group.members:
+            reports = await asyncio.shield(group.done)
+            report = reports.get(name) or PollReport(name, "skipped", error="served by a shared fetch")
+        else:
+            if group is not None:  # the URL is being fetched for other feeds (config changed meanwhile)
+                await asyncio.wait([group.done])
+            report = (await self._lead(feed.url, name, ruleset, if_due))[name]
+        report.seconds = time.monotonic() - started
+        return report
 
+    async def _lead(self, url: str, name: str, ruleset: Ruleset, if_due: bool) -> dict[str, PollReport]:
+        members = [f.name for f in ruleset.config.feeds if f.url == url]
+        done: asyncio.Future[dict[str, PollReport]] = asyncio.get_running_loop().create_future()
+        self._groups[url] = _Group(frozenset(members), done)
+        try:
+            try:
+                reports = await self._poll_group(url, name, members, ruleset, if_due)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one feed's bug must not stop the others
+                log.exception("poll of %s failed unexpectedly", url)
+                reports = await self._internal_error(members, exc)
+        except BaseException:
+            done.cancel()
+            raise
+        finally:
+            self._groups.pop(url, None)
+        done.set_result(reports)
+        return reports
+
+    async def _internal_error(self, members: list[str], exc: Exception) -> dict[str, PollReport]:
+        error = f"internal error: {type(exc).__name__}: {exc}"[:300]
+        now = self.clock()
+
+        def record(s: Store) -> None:
+            for n in members:
+                s.record_failure(n, now, now + cadence.AUTO_DEFAULT, error)
+
+        await self.store.run(record)
+        return {n: PollReport(n, "error", error=error) for n in members}
+
+    async def _poll_group(
+        self, url: str, requester: str, members: list[str], ruleset: Ruleset, if_due: bool
+    ) -> dict[str, PollReport]:
+        states = await self.store.run(lambda s: {n: s.feed(n) for n in members})
+        reports: dict[str, PollReport] = {}
+        active: dict[str, FeedState] = {}
+        for n in members:
+            st = states.get(n)
+            if st is None:
+                reports[n] = PollReport(n, "skipped", error="not registered in the store")
+            elif st.status == "paused":
+                reports[n] = PollReport(n, "skipped", error=f"paused: {st.last_error or 'kept failing'}")
+            else:
+                active[n] = st
+        mine = active.get(requester)
+        if mine is None:
+            return {n: reports.get(n) or PollReport(n, "skipped") for n in members}
+        if if_due and mine.next_poll_at is not None and mine.next_poll_at > self.clock() + 1.0:
+            return {n: PollReport(n, "skipped", error="not due (served by a shared fetch)") for n in members}
+
+        # One conditional GET for all of them when they agree on the validators, else a plain GET.
+        validators = {(st.etag, st.last_modified) for st in active.values()}
+        etag, last_modified = validators.pop() if len(validators) == 1 else (None, None)
+        at = self.clock()
+        fetched = await self.fetcher.fetch(url, etag=etag, last_modified=last_modified)
+        parsed: list[tuple[ParsedFeed, list[list[RuleOutcome]] | None, str]] = []
+
+        async def parse_once(feed: Feed, first_poll: bool) -> Matched:
+            """Parse the body once for every member. On a feed's first poll every entry is new, so the
+            parse worker matches them all too (both cores); later polls usually bring a few new entries
+            among many seen ones: parse only, and match just the new ones (``_record``)."""
+            if not parsed:
+                where = fetched.final_url or url
+                if self.parse_and_match is not None and first_poll:
+                    now = datetime.fromtimestamp(at, UTC)
+                    doc, outcomes = await self.parse_and_match(
+                        fetched.body, where, fetched.headers, feed, now, ruleset
+                    )
+                else:
+                    doc, outcomes = await self.parse(fetched.body, where, fetched.headers), None
+                parsed.append((doc, outcomes, feed.name))
+            doc, outcomes, matched_for = parsed[0]
+            return doc, outcomes if matched_for == feed.name else None
+
+        for n, st in active.items():
+            feed = ruleset.config.feed(n)
+            assert feed is not None
+            reports[n] = await self._record(feed, st, ruleset, fetched, parse_once, at)
+        return reports
+
+    async def _record(
+        self,
+        feed: Feed,
+        state: FeedState,
+        ruleset: Ruleset,
+        fetched: FetchResult,
+        parse_once: Callable[[Feed, bool], Awaitable[Matched]],
+        at: float,
+    ) -> PollReport:
+        """What one fetch means for one feed: its items, alerts, health and next poll, recorded."""
+        name = feed.name
+        interval = ruleset.config.interval_for(feed)
         if fetched.status == "error":
             return await self._failed(
-                name,
-                interval,
-                state.consecutive_failures + 1,
-                fetched.error or "fetch failed",
-                fetched.http_status,
-                fetched.retry_after,
+                state, interval, fetched.error or "fetch failed", fetched.http_status, fetched.retry_after, at
             )
-        next_at = at + success_delay(interval)
-        if fetched.status == "not_modified":
-            await self.store.run(
-                lambda s: s.record_not_modified(
-                    name, at, next_at, etag=fetched.etag, last_modified=fetched.last_modified
-                )
-            )
-            return PollReport(name, "not_modified")
+        rows = await self.store.run(lambda s: s.item_times(name))
+        known = cadence.item_times(rows, state.first_polled_at, at)
+        notices = self._recovered(state, at)
 
         body_hash = hashlib.blake2b(fetched.body, digest_size=16).hexdigest()
-        if body_hash == state.body_hash:
+        if fetched.status == "not_modified" or body_hash == state.body_hash:
+            hint = cadence.cache_hint(fetched.headers, state.ttl_seconds, at)
+            delay = cadence.success_delay(interval, times=known, now=at, hint=hint)
+            next_at = cadence.next_poll_at(
+                at=at, scheduled=state.next_poll_at, interval=interval, delay=delay, rng=self.rng
+            )
+            notices += self._quiet(state, known, at)
             await self.store.run(
                 lambda s: s.record_not_modified(
                     name,
@@ -236,25 +332,18 @@ class Poller:
                     etag=fetched.etag,
                     last_modified=fetched.last_modified,
                     http_status=fetched.http_status,
+                    poll_interval=delay,
+                    notices=notices,
                 )
             )
-            return PollReport(name, "unchanged")
+            status: Literal["not_modified", "unchanged"] = (
+                "not_modified" if fetched.status == "not_modified" else "unchanged"
+            )
+            return PollReport(name, status, notices=len(notices))
 
-        url = fetched.final_url or feed.url
-        outcomes: list[list[RuleOutcome]] | None = None
-        if self.parse_and_match is not None and state.first_polled_at is None:
-            # A feed's first poll: every entry is new, so match them all in the parse worker (both
-            # cores). Later polls usually bring a few new entries among many seen ones: parse only,
-            # and match just the new ones here.
-            parsed, outcomes = await self.parse_and_match(
-                fetched.body, url, fetched.headers, feed, datetime.fromtimestamp(at, UTC), ruleset
-            )
-        else:
-            parsed = await self.parse(fetched.body, url, fetched.headers)
+        parsed, outcomes = await parse_once(feed, state.first_polled_at is None)
         if parsed.error:
-            return await self._failed(
-                name, interval, state.consecutive_failures + 1, parsed.error, fetched.http_status, None
-            )
+            return await self._failed(state, interval, parsed.error, fetched.http_status, None, at)
 
         # Judge with the rules in force now: an edit made while this feed was being fetched applies.
         matched_with, ruleset = ruleset, self.rules()
@@ -295,6 +384,18 @@ class Poller:
         else:
             # Matching is CPU work: on a thread, so the event loop keeps serving other feeds meanwhile.
             items = await asyncio.to_thread(decide_all)
+        times = known + [
+            min(e.published.timestamp(), at) if e.published else at
+            for e in fresh
+            if e.published or not first_poll
+        ]
+        hint = cadence.cache_hint(fetched.headers, parsed.ttl_seconds, at)
+        delay = cadence.success_delay(interval, times=times, now=at, hint=hint)
+        next_at = cadence.next_poll_at(
+            at=at, scheduled=state.next_poll_at, interval=interval, delay=delay, rng=self.rng
+        )
+        if not fresh:
+            notices += self._quiet(state, times, at)
         record = PollRecord(
             feed=name,
             at=at,
@@ -306,6 +407,9 @@ class Poller:
             title=parsed.title or None,
             warning=parsed.warning,
             items=items,
+            poll_interval=delay,
+            ttl_seconds=parsed.ttl_seconds,
+            notices=notices,
         )
         outcome = await self.store.run(lambda s: s.record_poll(record))
         if items:
@@ -317,20 +421,92 @@ class Poller:
                 f", {outcome.duplicates} duplicate(s) suppressed" if outcome.duplicates else "",
             )
         return PollReport(
-            name, "ok", len(items), len(outcome.alert_ids), outcome.duplicates, alert_ids=outcome.alert_ids
+            name,
+            "ok",
+            len(items),
+            len(outcome.alert_ids),
+            outcome.duplicates,
+            alert_ids=outcome.alert_ids,
+            notices=len(notices),
         )
 
     async def _failed(
         self,
-        name: str,
+        state: FeedState,
         interval: float | None,
-        failures: int,
         error: str,
         http_status: int | None,
         retry_after: float | None,
+        at: float,
     ) -> PollReport:
-        at = self.clock()
-        delay = failure_delay(interval, failures, retry_after)
-        await self.store.run(lambda s: s.record_failure(name, at, at + delay, error, http_status))
-        log.warning("feed %s failed (%s); next try in %.0f s", name, error, delay)
-        return PollReport(name, "error", error=error)
+        name = state.name
+        failures = state.consecutive_failures + 1
+        since = state.failing_since or at
+        delay = cadence.jittered(
+            cadence.failure_delay(interval, failures, retry_after, base=state.poll_interval), self.rng
+        )
+        stage = cadence.escalation(since, at)
+        notices: list[NoticeDraft] = []
+        if stage != "none":
+            notices.append(
+                NoticeDraft(
+                    f"failing:{name}:{since:.0f}",
+                    "failing",
+                    f"Feed {name} has been failing for {cadence.span(at - since)} "
+                    f"(since {cadence.when(since)}): {error}. Newshound keeps retrying, less and less often; "
+                    f"after {cadence.span(cadence.PAUSE_AFTER)} of failures it pauses the feed.",
+                    name,
+                )
+            )
+        if stage == "pause":
+            notices.append(
+                NoticeDraft(
+                    f"paused:{name}:{since:.0f}",
+                    "paused",
+                    f"Feed {name} is paused: it has failed for {cadence.span(at - since)} "
+                    f"(last error: {error}). It is no longer polled. To bring it back, add it again with "
+                    f"/feed add or run `newshound feeds resume {name}`.",
+                    name,
+                )
+            )
+        await self.store.run(
+            lambda s: s.record_failure(
+                name, at, at + delay, error, http_status, pause=stage == "pause", notices=notices
+            )
+        )
+        if stage == "pause":
+            log.error("feed %s paused after %s of failures: %s", name, cadence.span(at - since), error)
+        else:
+            log.warning("feed %s failed (%s); next try in %.0f s", name, error, delay)
+        return PollReport(name, "error", error=error, notices=len(notices))
+
+    @staticmethod
+    def _recovered(state: FeedState, at: float) -> list[NoticeDraft]:
+        since = state.failing_since
+        if since is None or cadence.escalation(since, at) == "none":
+            return []
+        return [
+            NoticeDraft(
+                f"recovered:{state.name}:{since:.0f}",
+                "recovered",
+                f"Feed {state.name} works again, after failing for {cadence.span(at - since)}.",
+                state.name,
+            )
+        ]
+
+    @staticmethod
+    def _quiet(state: FeedState, times: list[float], at: float) -> list[NoticeDraft]:
+        silent = cadence.gone_quiet(times, at)
+        if silent is None:
+            return []
+        last, usual = silent
+        return [
+            NoticeDraft(
+                f"quiet:{state.name}:{last:.0f}",
+                "quiet",
+                f"Feed {state.name} has gone quiet: nothing new for {cadence.span(at - last)} (last item "
+                f"{cadence.when(last)}), though it usually publishes every {cadence.span(usual)}. "
+                "It still answers; the publisher may have moved or stopped the feed.",
+                state.name,
+            )
+        ]

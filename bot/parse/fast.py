@@ -33,6 +33,7 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
 from bot.model import Entry, ParsedFeed
+from bot.parse.feedparser_path import FORMATS
 from bot.parse.normalise import html_to_text, is_plain_url, make_entry, struct_to_utc
 
 __all__ = ["parse_fast"]
@@ -557,11 +558,13 @@ def _image_title_depth(el: Any, d: int) -> int:
     return depth
 
 
-def parse_fast(body: bytes, url: str = "", headers: Mapping[str, str] | None = None) -> ParsedFeed | None:
-    """Read ``body`` the way feedparser would, or return ``None`` when unsure (the caller then uses
-    feedparser). Never raises for document reasons."""
+def parse_fast(
+    body: bytes, url: str = "", headers: Mapping[str, str] | None = None, max_entries: int = 10_000
+) -> ParsedFeed | None:
+    """Read ``body`` the way ``parse_with_feedparser`` would, or return ``None`` when unsure (the caller
+    then uses feedparser). Never raises for document reasons."""
     try:
-        return _parse(body, url, headers or {})
+        return _parse(body, url, headers or {}, max_entries)
     except (_Bail, etree.LxmlError, ValueError, TypeError, UnicodeError, LookupError, RecursionError):
         return None
 
@@ -571,26 +574,27 @@ _DOCTYPE = re.compile(rb"<!DOCTYPE[^>\[]*>", re.I)
 _DECLARATION = re.compile(rb"<!(?!--)")
 
 
-def _without_doctype(data: bytes) -> bytes:
-    """The document with its DOCTYPE removed (feedparser removes it too). libxml2 opens an external DTD
-    named there even with DTD loading off, so lxml never sees one; a DOCTYPE with an internal subset
-    (entity declarations) or anything else declared before the root element → ``_Bail``."""
+def _without_doctype(data: bytes) -> tuple[bytes, bytes]:
+    """The document with its DOCTYPE removed (feedparser removes it too), and the DOCTYPE. libxml2
+    opens an external DTD named there even with DTD loading off, so lxml never sees one; a DOCTYPE with
+    an internal subset (entity declarations) or anything else declared before the root → ``_Bail``."""
     m = _ROOT_START.search(data)
     end = m.start() if m else len(data)
     if b"<!" not in data[:end]:
-        return data
-    prolog = _DOCTYPE.sub(b"", data[:end], count=1)
+        return data, b""
+    found = _DOCTYPE.search(data, 0, end)
+    prolog = data[: found.start()] + data[found.end() : end] if found else data[:end]
     if _DECLARATION.search(prolog):
         raise _Bail("a DOCTYPE with an internal subset, or another declaration")
-    return prolog + data[end:]
+    return prolog + data[end:], found.group(0) if found else b""
 
 
-def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed | None:
+def _parse(body: bytes, url: str, headers: Mapping[str, str], max_entries: int) -> ParsedFeed | None:
     lowered = {k.lower(): v for k, v in headers.items()}
     if url and "content-location" not in lowered:
         lowered["content-location"] = url
     data, warning = _prepare(body, lowered)
-    data = _without_doctype(data)
+    data, doctype = _without_doctype(data)
     parser = etree.XMLParser(**_PARSER_OPTIONS)
     root = etree.fromstring(data, parser)
     kind = _ROOTS.get(root.tag)
@@ -699,7 +703,10 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed | No
     if sum(1 for _ in root.iter("{*}item", "{*}entry")) != len(raw_entries):
         raise _Bail("items outside the places the fast path reads")
     base_url = url or feed_link or url
-    entries = [_entry(st, base_url) for st, _ebase in raw_entries]
+    entries = [_entry(st, base_url) for st, _ebase in raw_entries[:max_entries]]
+    if len(raw_entries) > max_entries:
+        cut = f"the feed has {len(raw_entries)} items; only the first {max_entries} are read"
+        warning = f"{warning}; {cut}" if warning else cut
     return ParsedFeed(
         entries=entries,
         title=html_to_text(feed_title, 300),
@@ -707,7 +714,34 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed | No
         ttl_seconds=_ttl_seconds(ttl),
         warning=warning,
         parser="fast",
+        format=_format(kind, root, doctype),
     )
+
+
+_RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+
+
+def _format(kind: str, root: Any, doctype: bytes) -> str:
+    """feedparser's ``version`` for the document, in words (``FORMATS`` of the feedparser path)."""
+    if b"netscape" in doctype.lower():
+        return FORMATS["rss091n"]  # feedparser takes it from the DOCTYPE first
+    declared = ""  # what the root's namespace declarations set (feedparser's track_namespace)
+    for prefix, uri in root.nsmap.items():
+        low = uri.lower()
+        if prefix is None and low == "http://my.netscape.com/rdf/simple/0.9/":
+            declared = "rss090"
+        elif low == "http://purl.org/rss/1.0/":
+            declared = "rss10"
+        elif low == "http://www.w3.org/2005/atom":
+            declared = "atom10"
+        if declared:
+            break
+    if kind == "rss" and not declared.startswith("rss"):
+        attr = root.get("version", "")
+        declared = _RSS_VERSIONS.get(attr) or ("rss20" if attr.startswith("2.") else "rss")
+    elif kind == "atom" and not declared:
+        declared = {"0.1": "atom01", "0.2": "atom02", "0.3": "atom03"}.get(root.get("version", ""), "atom")
+    return FORMATS.get(declared, "")
 
 
 def _entry(st: _EntryState, base_url: str) -> Entry:

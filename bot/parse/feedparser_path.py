@@ -26,7 +26,28 @@ def _ttl_seconds(feed: Any) -> int | None:
     return minutes * 60 if 0 < minutes < 100_000 else None
 
 
-def parse_with_feedparser(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
+FORMATS = {
+    "rss090": "RSS 0.90",
+    "rss091n": "RSS 0.91",
+    "rss091u": "RSS 0.91",
+    "rss092": "RSS 0.92",
+    "rss093": "RSS 0.93",
+    "rss094": "RSS 0.94",
+    "rss20": "RSS 2.0",
+    "rss10": "RSS 1.0",
+    "rss": "RSS",
+    "atom01": "Atom 0.1",
+    "atom02": "Atom 0.2",
+    "atom03": "Atom 0.3",
+    "atom10": "Atom 1.0",
+    "atom": "Atom",
+    "cdf": "CDF",
+}
+
+
+def parse_with_feedparser(
+    body: bytes, url: str, headers: dict[str, str], max_entries: int = 10_000
+) -> ParsedFeed:
     lowered = {k.lower(): v for k, v in headers.items()}
     if url and "content-location" not in lowered:
         lowered["content-location"] = url
@@ -39,7 +60,9 @@ def parse_with_feedparser(body: bytes, url: str, headers: dict[str, str]) -> Par
     feed = d.get("feed", {}) or {}
     base = feed.get("link") or url
     entries: list[Entry] = []
-    for e in d.get("entries", []) or []:
+    found = d.get("entries", []) or []
+    too_many = len(found) > max_entries
+    for e in found[:max_entries]:
         source = e.get("source") or {}
         entries.append(
             make_entry(
@@ -48,7 +71,7 @@ def parse_with_feedparser(body: bytes, url: str, headers: dict[str, str]) -> Par
                 link=e.get("link") or _first_link(e),
                 summary_html=e.get("summary"),
                 content_html=_content_html(e),
-                published=struct_to_utc(e.get("published_parsed") or e.get("updated_parsed")),
+                published=struct_to_utc(dict.get(e, "published_parsed") or dict.get(e, "updated_parsed")),
                 author=e.get("author"),
                 source=source.get("title") if isinstance(source, dict) else None,
                 source_url=source.get("href") if isinstance(source, dict) else None,
@@ -67,6 +90,9 @@ def parse_with_feedparser(body: bytes, url: str, headers: dict[str, str]) -> Par
         warning = f"{type(exc).__name__}: {exc}"[:300] if exc else "the document is not well-formed"
         if not entries and not feed.get("title"):
             error = f"not a readable feed ({warning})"
+    if too_many:
+        cut = f"the feed has {len(found)} items; only the first {max_entries} are read"
+        warning = f"{warning}; {cut}" if warning else cut
     return ParsedFeed(
         entries=entries,
         title=html_to_text(feed.get("title"), 300),
@@ -75,6 +101,7 @@ def parse_with_feedparser(body: bytes, url: str, headers: dict[str, str]) -> Par
         warning=warning,
         error=error,
         parser="feedparser",
+        format=FORMATS.get(str(d.get("version") or ""), ""),
     )
 
 

@@ -123,7 +123,7 @@ class ParsePool:
         while self._pool is None:
             version, rules = self._version, self._rules
             ctx = multiprocessing.get_context("forkserver")
-            preload = ["bot.parse.fast", "bot.parse.feedparser_path"]
+            preload = ["bot.parse"]
             if rules is not None:
                 preload.append(rules[1].__module__)  # the matcher's module, imported once
             ctx.set_forkserver_preload(preload)

@@ -61,11 +61,40 @@ class FeedState:
     items_total: int = 0
     removed_at: float | None = None
     added_at: float | None = None
+    poll_interval: float | None = None
+    ttl_seconds: int | None = None
+    paused_at: float | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FeedState:
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in row.items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDraft:
+    """A notice for the admin channel. ``key`` makes it unique: queuing the same key twice does nothing,
+    so a notice is never repeated (``failing:<feed>:<since>``, ``paused:…``, ``quiet:<feed>:<last item>``)."""
+
+    key: str
+    kind: str  # failing | paused | recovered | quiet
+    text: str
+    feed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A queued notice, as the delivery side sees it."""
+
+    id: int
+    key: str
+    kind: str
+    text: str
+    feed: str | None
+    created_at: float
+    attempts: int = 0
+    sent_at: float | None = None
+    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -100,6 +129,9 @@ class PollRecord:
     title: str | None = None
     warning: str | None = None
     items: list[NewItem] = field(default_factory=list)
+    poll_interval: float | None = None
+    ttl_seconds: int | None = None
+    notices: list[NoticeDraft] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -208,6 +240,7 @@ class Store:
                     )
                 elif row["removed_at"] is not None:
                     self.db["feeds"].update(row["id"], {"removed_at": None, "next_poll_at": now})  # type: ignore[union-attr]
+                    self._resume(name, now)  # adding a feed back brings it back from a pause
             for name, row in existing.items():
                 if name not in wanted and row["removed_at"] is None:
                     self.db["feeds"].update(row["id"], {"removed_at": now})  # type: ignore[union-attr]
@@ -267,28 +300,46 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         http_status: int | None = 304,
+        poll_interval: float | None = None,
+        notices: Sequence[NoticeDraft] = (),
     ) -> None:
-        self.db.execute(
-            "UPDATE feeds SET last_fetch_at = ?, last_ok_at = ?, next_poll_at = ?, status = 'ok', "
-            "last_error = NULL, consecutive_failures = 0, failing_since = NULL, last_http_status = ?, "
-            "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
-            "first_polled_at = COALESCE(first_polled_at, ?) WHERE name = ?",
-            [at, at, next_poll_at, http_status, etag, last_modified, at, feed],
-        )
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE feeds SET last_fetch_at = ?, last_ok_at = ?, next_poll_at = ?, status = 'ok', "
+                "last_error = NULL, consecutive_failures = 0, failing_since = NULL, last_http_status = ?, "
+                "etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
+                "poll_interval = COALESCE(?, poll_interval), paused_at = NULL, "
+                "first_polled_at = COALESCE(first_polled_at, ?) WHERE name = ?",
+                [at, at, next_poll_at, http_status, etag, last_modified, poll_interval, at, feed],
+            )
+            for notice in notices:
+                self.add_notice(notice, at)
 
     def record_failure(
-        self, feed: str, at: float, next_poll_at: float, error: str, http_status: int | None = None
+        self,
+        feed: str,
+        at: float,
+        next_poll_at: float,
+        error: str,
+        http_status: int | None = None,
+        *,
+        pause: bool = False,
+        notices: Sequence[NoticeDraft] = (),
     ) -> FeedState:
-        """Note a failed poll; the feed is ``degraded`` after one failure, ``failing`` after three."""
+        """Note a failed poll; the feed is ``degraded`` after one failure, ``failing`` after three, and
+        ``paused`` (no longer polled) when ``pause`` — with the notices, in one transaction."""
         with self.db.atomic():
             self.db.execute(
                 "UPDATE feeds SET last_fetch_at = ?, next_poll_at = ?, last_error = ?, "
                 "last_http_status = ?, consecutive_failures = consecutive_failures + 1, "
                 "failing_since = COALESCE(failing_since, ?), "
-                "status = CASE WHEN status = 'paused' THEN 'paused' "
+                "paused_at = CASE WHEN ? THEN COALESCE(paused_at, ?) ELSE paused_at END, "
+                "status = CASE WHEN status = 'paused' OR ? THEN 'paused' "
                 "WHEN consecutive_failures + 1 >= 3 THEN 'failing' ELSE 'degraded' END WHERE name = ?",
-                [at, next_poll_at, error[:500], http_status, at, feed],
+                [at, next_poll_at, error[:500], http_status, at, pause, at, pause, feed],
             )
+            for notice in notices:
+                self.add_notice(notice, at)
             state = self.feed(feed)
         assert state is not None
         return state
@@ -355,9 +406,10 @@ class Store:
                 "UPDATE feeds SET title = COALESCE(?, title), last_fetch_at = ?, last_ok_at = ?, "
                 "next_poll_at = ?, etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash), "
                 "last_http_status = ?, last_warning = ?, status = 'ok', last_error = NULL, "
-                "consecutive_failures = 0, failing_since = NULL, "
+                "consecutive_failures = 0, failing_since = NULL, paused_at = NULL, "
                 "first_polled_at = COALESCE(first_polled_at, ?), "
-                "last_new_item_at = COALESCE(?, last_new_item_at), items_total = items_total + ? "
+                "last_new_item_at = COALESCE(?, last_new_item_at), items_total = items_total + ?, "
+                "poll_interval = COALESCE(?, poll_interval), ttl_seconds = ? "
                 "WHERE id = ?",
                 [
                     rec.title or None,
@@ -372,10 +424,94 @@ class Store:
                     rec.at,
                     newest_seen,
                     inserted,
+                    rec.poll_interval,
+                    rec.ttl_seconds,
                     state.id,
                 ],
             )
+            for notice in rec.notices:
+                self.add_notice(notice, rec.at)
         return PollOutcome(alert_ids, duplicates)
+
+    # -- feed health -------------------------------------------------------------------------------
+    def item_times(self, feed: str, limit: int = 200) -> list[tuple[float | None, float]]:
+        """``(published, seen_at)`` of the feed's ``limit`` most recently seen items, newest first: what
+        adaptive polling and the "gone quiet" check judge a feed's rhythm by."""
+        rows = self.db.execute(
+            "SELECT items.published, items.seen_at FROM items JOIN feeds ON feeds.id = items.feed_id "
+            "WHERE feeds.name = ? ORDER BY items.seen_at DESC, items.id DESC LIMIT ?",
+            [feed, limit],
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def resume_feed(self, name: str, now: float) -> FeedState | None:
+        """Bring a paused feed back (``/feed add`` of a paused feed, ``newshound feeds resume``): it is
+        polled again at once, its failure count starts over and its last error stays visible until the
+        next poll. Harmless on a feed that is not paused (it is just polled now). None if unknown."""
+        with self.db.atomic():
+            self._resume(name, now)
+            return self.feed(name)
+
+    def _resume(self, name: str, now: float) -> None:
+        self.db.execute(
+            "UPDATE feeds SET status = CASE WHEN status != 'paused' THEN status "
+            "WHEN first_polled_at IS NULL THEN 'new' ELSE 'degraded' END, "
+            "consecutive_failures = CASE WHEN status = 'paused' THEN 0 ELSE consecutive_failures END, "
+            "failing_since = CASE WHEN status = 'paused' THEN NULL ELSE failing_since END, "
+            "paused_at = NULL, next_poll_at = ? WHERE name = ?",
+            [now, name],
+        )
+
+    # -- notices (admin channel outbox) --------------------------------------------------------------
+    def add_notice(self, notice: NoticeDraft, at: float) -> bool:
+        """Queue ``notice`` unless one with its key was ever queued. True when queued now."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO notices (key, feed, kind, text, created_at, attempts) "
+            "VALUES (?,?,?,?,?,0)",
+            [notice.key, notice.feed, notice.kind, notice.text, at],
+        )
+        return cur.rowcount > 0
+
+    def pending_notices(self, now: float, limit: int = 50) -> list[Notice]:
+        """Unsent notices that are due, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM notices WHERE sent_at IS NULL "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
+            [now, limit],
+        )
+        return [self._notice(r) for r in rows]
+
+    def notices(self, limit: int = 50) -> list[Notice]:
+        """The most recent notices, sent or not, newest first."""
+        return [
+            self._notice(r) for r in self._rows("SELECT * FROM notices ORDER BY id DESC LIMIT ?", [limit])
+        ]
+
+    @staticmethod
+    def _notice(r: dict[str, Any]) -> Notice:
+        return Notice(
+            id=r["id"],
+            key=r["key"],
+            kind=r["kind"],
+            text=r["text"],
+            feed=r["feed"],
+            created_at=r["created_at"] or 0.0,
+            attempts=r["attempts"] or 0,
+            sent_at=r["sent_at"],
+            error=r["error"],
+        )
+
+    def mark_notice_sent(self, notice_id: int, at: float) -> None:
+        self.db.execute(
+            "UPDATE notices SET sent_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?",
+            [at, notice_id],
+        )
+
+    def mark_notice_retry(self, notice_id: int, error: str, next_attempt_at: float) -> None:
+        self.db.execute(
+            "UPDATE notices SET attempts = attempts + 1, error = ?, next_attempt_at = ? WHERE id = ?",
+            [error[:500], next_attempt_at, notice_id],
+        )
 
     def _duplicate_of(self, planned: PlannedAlert, now: float) -> int | None:
         for key in planned.dedup_keys:
@@ -442,6 +578,7 @@ class Store:
             alert=Alert.from_json(json.loads(r["payload"])),
             attempts=r["attempts"] or 0,
             created_at=r["created_at"] or 0.0,
+            sending_at=r.get("sending_at"),
         )
 
     def next_retry_at(self) -> float | None:
@@ -453,9 +590,88 @@ class Store:
     def mark_sent(self, alert_id: int, message_id: str | None, at: float) -> None:
         self.db.execute(
             "UPDATE alerts SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1, "
-            "error = NULL WHERE id = ?",
+            "error = NULL, sending_at = NULL WHERE id = ?",
             [message_id, at, alert_id],
         )
+
+    def mark_sent_many(self, alert_ids: Sequence[int], message_id: str | None, at: float) -> None:
+        """Several alerts delivered by one message (a burst digest), in one transaction."""
+        with self.db.atomic():
+            for alert_id in alert_ids:
+                self.mark_sent(alert_id, message_id, at)
+
+    def mark_sending_many(self, alert_ids: Sequence[int], at: float) -> None:
+        with self.db.atomic():
+            for alert_id in alert_ids:
+                self.mark_sending(alert_id, at)
+
+    def mark_failed_many(self, alert_ids: Sequence[int], error: str, at: float) -> None:
+        with self.db.atomic():
+            for alert_id in alert_ids:
+                self.mark_failed(alert_id, error, at)
+
+    def clear_sending(self, alert_ids: Sequence[int]) -> None:
+        """Forget that a send was attempted (the alerts were left out of a digest: never sent)."""
+        with self.db.atomic():
+            for alert_id in alert_ids:
+                self.db.execute("UPDATE alerts SET sending_at = NULL WHERE id = ?", [alert_id])
+
+    def mark_sending(self, alert_id: int, at: float) -> None:
+        """Note that a send is about to be attempted (kept from the first attempt until sent/failed)."""
+        self.db.execute(
+            "UPDATE alerts SET sending_at = COALESCE(sending_at, ?) WHERE id = ?",
+            [at, alert_id],
+        )
+
+    def due_targets(self, now: float) -> list[str]:
+        """Targets whose oldest pending alert may be sent now, oldest first."""
+        rows = self.db.execute(
+            "SELECT a.target_key FROM alerts a JOIN (SELECT target_key, MIN(id) AS head FROM alerts "
+            "WHERE status = 'pending' GROUP BY target_key) h ON a.id = h.head "
+            "WHERE a.next_attempt_at IS NULL OR a.next_attempt_at <= ? ORDER BY a.id",
+            [now],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def pending_for(self, target_key: str, now: float, limit: int = 100) -> list[OutboxAlert]:
+        """The pending alerts of one target in order, up to (not including) the first that must wait."""
+        rows = self._rows(
+            "SELECT * FROM alerts WHERE status = 'pending' AND target_key = ? ORDER BY id LIMIT ?",
+            [target_key, limit],
+        )
+        out: list[OutboxAlert] = []
+        for r in rows:
+            if r["next_attempt_at"] is not None and r["next_attempt_at"] > now:
+                break
+            out.append(self._outbox(r))
+        return out
+
+    def sent_times(self, target_key: str, since: float) -> list[float]:
+        """When alerts to ``target_key`` were sent at or after ``since``, oldest first (burst detection)."""
+        rows = self.db.execute(
+            "SELECT sent_at FROM alerts WHERE status = 'sent' AND target_key = ? AND sent_at >= ? "
+            "ORDER BY sent_at",
+            [target_key, since],
+        ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def retry_now(self, target_keys: Sequence[str] | None = None) -> int:
+        """Makes waiting retries due at once (after Discord is seen to be back); returns how many."""
+        if target_keys is None:
+            cur = self.db.execute(
+                "UPDATE alerts SET next_attempt_at = NULL "
+                "WHERE status = 'pending' AND next_attempt_at IS NOT NULL"
+            )
+            return cur.rowcount
+        total = 0
+        for key in target_keys:
+            cur = self.db.execute(
+                "UPDATE alerts SET next_attempt_at = NULL WHERE status = 'pending' AND target_key = ? "
+                "AND next_attempt_at IS NOT NULL",
+                [key],
+            )
+            total += cur.rowcount
+        return total
 
     def mark_retry(self, alert_id: int, error: str, next_attempt_at: float) -> None:
         self.db.execute(
@@ -466,7 +682,7 @@ class Store:
     def mark_failed(self, alert_id: int, error: str, at: float) -> None:
         self.db.execute(
             "UPDATE alerts SET status = 'failed', attempts = attempts + 1, error = ?, sent_at = NULL, "
-            "next_attempt_at = ? WHERE id = ?",
+            "next_attempt_at = ?, sending_at = NULL WHERE id = ?",
             [error[:500], at, alert_id],
         )
 

@@ -129,3 +129,41 @@ def m002_search_and_rule_index(db: Database) -> None:
         foreign_keys=[("item_id", "items", "id")],
     )
     db["item_rules"].create_index(["rule", "at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m003_feed_health_and_notices(db: Database) -> None:
+    """Feed health (issue 6): the interval in force, the feed's <ttl>, when it was paused; the notices
+    outbox for the admin channel; an index for a feed's recent items (rhythm and adaptive polling)."""
+    feeds = db["feeds"]
+    feeds.add_column("poll_interval", float)  # type: ignore[union-attr]
+    feeds.add_column("ttl_seconds", int)  # type: ignore[union-attr]
+    feeds.add_column("paused_at", float)  # type: ignore[union-attr]
+    db["notices"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "key": str,  # unique: the same notice is never queued twice (failing:<feed>:<since>, …)
+            "feed": str,
+            "kind": str,  # failing | paused | recovered | quiet
+            "text": str,
+            "created_at": float,
+            "sent_at": float,
+            "attempts": int,
+            "next_attempt_at": float,
+            "error": str,
+        },
+        pk="id",
+        not_null={"key", "kind", "text"},
+        defaults={"attempts": 0},
+    )
+    db["notices"].create_index(["key"], unique=True)  # type: ignore[union-attr]
+    db["notices"].create_index(["sent_at", "id"])  # type: ignore[union-attr]
+    db["items"].create_index(["feed_id", "seen_at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m004_alert_sending(db: Database) -> None:
+    """``alerts.sending_at``: when a send was first attempted and not yet recorded as sent or failed — the
+    delivery worker sets it *before* calling Discord, so after a crash it knows the alert may be there."""
+    db["alerts"].add_column("sending_at", float)  # type: ignore[union-attr]
+    db["alerts"].create_index(["status", "target_key", "sent_at"])  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -30,20 +31,32 @@ class Seen:
     headers: dict[str, str]
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 class FeedHost:
-    """``host.url("/a.xml")`` after ``host.set("/a.xml", rss(...))``; ``host.requests`` lists what came in."""
+    """``host.url("/a.xml")`` after ``host.set("/a.xml", rss(...))``; ``host.requests`` lists what came in.
+
+    ``host.handle(path, handler)`` serves a path with any aiohttp handler (see ``tests.fakes.hostile``).
+    ``host.busiest`` is the largest number of requests the server was answering at the same time."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
+        self.handlers: dict[str, Handler] = {}
         self.requests: list[Seen] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.active = 0
+        self.busiest = 0
 
     def set(self, path: str, body: bytes | str = b"", **kw: object) -> Route:
         data = body.encode() if isinstance(body, str) else body
         route = Route(body=data, **kw)  # type: ignore[arg-type]
         self.routes[path] = route
         return route
+
+    def handle(self, path: str, handler: Handler) -> None:
+        self.handlers[path] = handler
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -53,6 +66,17 @@ class FeedHost:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(Seen(request.path_qs, dict(request.headers)))
+        self.active += 1
+        self.busiest = max(self.busiest, self.active)
+        try:
+            handler = self.handlers.get(request.path_qs) or self.handlers.get(request.path)
+            if handler is not None:
+                return await handler(request)
+            return await self._serve(request)
+        finally:
+            self.active -= 1
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
         route = self.routes.get(request.path_qs) or self.routes.get(request.path)
         if route is None:
             return web.Response(status=404, text="not found")
@@ -76,7 +100,7 @@ class FeedHost:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -1,0 +1,308 @@
+"""What a document must pass before any feed parser sees it, and the cheap repairs that spare most broken
+feeds the slow lenient parser.
+
+Everything here runs in time linear in the document (``str.find`` loops and regular expressions without
+nested repetition; no backtracking over unbounded input) and never expands an entity. The checks, in
+``bot.parse.parse_feed``'s order:
+
+1. ``to_utf8``: decode exactly as feedparser would (HTTP charset, BOM, XML declaration, with fallbacks) —
+   the guards look at the characters the parser will read, in whatever encoding they arrived (UTF-16,
+   UTF-32, EBCDIC, UTF-7 …).
+2. ``declares_entities``: an ``<!ENTITY`` declaration anywhere (any case, any spacing, general or parameter,
+   internal or external) refuses the document — feedparser's lenient parser expands entity values itself,
+   so a 56 KB document can become a 100-million-character title. No real feed declares entities.
+3. ``complexity_problem``: more elements, references or namespace declarations than any real feed has
+   (the parsers' time and memory grow with those, not with bytes).
+4. ``xml_problem``: is it well-formed XML? (expat, no handlers, no entity or DTD loading.) If not,
+   ``repair_xml`` fixes what breaks most real feeds — HTML entities such as ``&nbsp;``, bare ``&``,
+   control characters, out-of-range character references — so the fast strict parser can read it. What is
+   still broken goes to the lenient parser only when it is small (``LENIENT_MAX_BYTES``): that parser costs
+   seconds and ~130 MB per MB of hostile input.
+5. ``time_limit``: a last bound on the wall-clock time of the whole parse.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import html.entities
+import re
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+from xml.parsers import expat
+
+from feedparser.encodings import convert_to_utf8
+
+#: A document that is not well-formed even after repair is read leniently only up to this size.
+LENIENT_MAX_BYTES = 1024 * 1024
+#: Start tags outside CDATA/comments; the largest of 200 real feeds has ~4,200.
+MAX_ELEMENTS = 100_000
+#: ``&`` (character and entity references); the most of 200 real feeds is ~195,000 (2 MB of escaped
+#: HTML). Each one costs the parser an event and repair may grow each bare ``&`` fivefold.
+MAX_REFERENCES = 1_000_000
+#: ``xmlns`` declarations; the most of 200 real feeds is 272. feedparser's cost is quadratic in these.
+MAX_NAMESPACES = 1000
+#: Wall-clock seconds one document may take to parse, everything included.
+PARSE_SECONDS = 20.0
+
+_ENTITY_DECL = re.compile(rb"<!\s*entity", re.I)
+_START_TAG = re.compile(rb"<[A-Za-z_]")
+_XMLNS = re.compile(rb"\sxmlns(?::[\w.-]{1,100})?\s*=")
+
+
+class ParseTimeout(BaseException):
+    """Raised inside a parse that ran out of time. A BaseException, so no ``except Exception`` inside a
+    parser can swallow it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise ``ParseTimeout`` in the block after ``seconds`` of wall-clock time.
+
+    Works where signals can be used: the main thread of a process (every parse worker runs parses there).
+    Elsewhere — or when the process already uses ``SIGALRM`` — it does nothing."""
+    usable = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None)
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(_signum: int, _frame: Any) -> None:
+        raise ParseTimeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+# '<?' in UTF-32/16 without a byte-order mark (XML 1.0 appendix F).
+_MARKERS = (
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+_SINGLE_BYTE = {"iso-8859-1", "latin-1", "latin1", "iso8859-1", "windows-1252", "cp1252", "us-ascii", "ascii"}
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+
+
+def _declared(body: bytes, content_type: str) -> str:
+    """The charset the HTTP header declares, else the XML declaration's, lower-cased ('' if none)."""
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip("\"'").lower()
+    m = _XML_ENCODING.match(body[:300])
+    return m.group(1).decode("ascii").lower() if m else ""
+
+
+def _same_codec(declared: str, codec: str) -> bool:
+    try:
+        name = codecs.lookup(declared).name
+    except LookupError:
+        return False
+    return name == codecs.lookup(codec).name or codec.startswith(name)
+
+
+def to_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]:
+    """``body`` decoded the way feedparser decodes it, as UTF-8 bytes with an XML declaration saying so,
+    and a warning in words when the declared encoding was wrong or missing.
+
+    Two corrections come first, where the declarations are demonstrably wrong: a byte-order mark decides
+    the encoding whatever is declared, and a document declared Latin-1/Windows-1252/ASCII whose bytes are
+    valid UTF-8 with non-ASCII characters is UTF-8 (Latin-1 text practically never is valid UTF-8)."""
+    hdrs = {k.lower(): v for k, v in headers.items()}
+    content_type = hdrs.get("content-type", "")
+    declared = _declared(body.lstrip(codecs.BOM_UTF8), content_type)
+    override = None
+    for bom, codec in (*_BOMS, *_MARKERS):
+        if body.startswith(bom):
+            skip = len(bom) if (bom, codec) in _BOMS else 0
+            try:
+                body = body[skip:].decode(codec).encode("utf-8")
+            except UnicodeDecodeError:
+                break
+            declared = _declared(body, content_type)
+            if declared and not _same_codec(declared, codec):
+                override = f"the byte-order mark says {codec.upper()}, not {declared}"
+            hdrs["content-type"] = "application/xml; charset=utf-8"
+            break
+    else:
+        if declared in _SINGLE_BYTE and not body.isascii():
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                override = f"declared {declared} but is UTF-8"
+                hdrs["content-type"] = "application/xml; charset=utf-8"
+    result: dict[str, Any] = {}
+    data = convert_to_utf8(hdrs, body, result)
+    if isinstance(data, str):  # pragma: no cover - feedparser returns bytes; be safe anyway
+        data = data.encode("utf-8", "replace")
+    exc = result.get("bozo_exception")
+    warning = f"character encoding: {override}" if override else None
+    if exc is not None and "not an XML media type" not in str(exc) and "no Content-type" not in str(exc):
+        warning = f"character encoding: {exc}"[:300]
+    return data, warning
+
+
+def declares_entities(data: bytes) -> bool:
+    """True when an entity declaration appears anywhere in ``data`` (UTF-8) — also once the control
+    characters XML forbids (which the lenient parser and ``repair_xml`` drop) are taken out."""
+    if _ENTITY_DECL.search(data):
+        return True
+    return _CONTROL.search(data) is not None and _ENTITY_DECL.search(_CONTROL.sub(b"", data)) is not None
+
+
+def outside_cdata(data: bytes) -> bytes:
+    """``data`` with CDATA sections and comments cut out (linear; an unclosed one runs to the end)."""
+    parts: list[bytes] = []
+    i = 0
+    n = len(data)
+    while i < n:
+        j = data.find(b"<!", i)
+        if j < 0:
+            parts.append(data[i:])
+            break
+        if data.startswith(b"<![CDATA[", j):
+            end_marker = b"]]>"
+        elif data.startswith(b"<!--", j):
+            end_marker = b"-->"
+        else:
+            parts.append(data[i : j + 2])
+            i = j + 2
+            continue
+        parts.append(data[i:j])
+        k = data.find(end_marker, j + 4)
+        if k < 0:
+            break
+        i = k + len(end_marker)
+    return b"".join(parts)
+
+
+def complexity_problem(data: bytes) -> str | None:
+    """Why ``data`` (UTF-8 XML) is too complex to parse, in words, or None."""
+    references = data.count(b"&")
+    if references > MAX_REFERENCES:
+        return (
+            f"refused: the document has {references} character or entity references, "
+            f"more than the {MAX_REFERENCES} any feed needs"
+        )
+    markup = outside_cdata(data)
+    elements = sum(1 for _ in _START_TAG.finditer(markup))
+    if elements > MAX_ELEMENTS:
+        return f"refused: the document has {elements} elements, more than the {MAX_ELEMENTS} any feed needs"
+    namespaces = sum(1 for _ in _XMLNS.finditer(markup))
+    if namespaces > MAX_NAMESPACES:
+        return f"refused: the document declares {namespaces} XML namespaces, more than {MAX_NAMESPACES}"
+    return None
+
+
+_NAME = re.compile(rb"[A-Za-z_][\w:.-]{0,100}")
+
+
+def root_element(data: bytes) -> str | None:
+    """The (lower-cased) name of the document's first element, skipping the XML declaration, processing
+    instructions, comments and a DOCTYPE; None when something else comes first."""
+    i, n = 0, min(len(data), 256 * 1024)
+    while i < n:
+        while i < n and data[i : i + 1] in (b" ", b"\t", b"\r", b"\n"):
+            i += 1
+        if data.startswith(b"<?", i):
+            k = data.find(b"?>", i + 2, n)
+            k = k + 1 if k >= 0 else k
+        elif data.startswith(b"<!--", i):
+            k = data.find(b"-->", i + 4, n)
+            k = k + 2 if k >= 0 else k
+        elif data.startswith(b"<!", i):
+            bracket, close = data.find(b"[", i, n), data.find(b">", i, n)
+            if 0 <= bracket < close:
+                k = data.find(b"]", bracket, n)
+                k = data.find(b">", k, n) if k >= 0 else -1
+            else:
+                k = close
+        elif data.startswith(b"<", i):
+            m = _NAME.match(data, i + 1)
+            return m.group(0).decode("ascii", "replace").lower() if m else None
+        else:
+            return None
+        if k < 0:
+            return None
+        i = k + 1
+    return None
+
+
+def has_doctype(data: bytes) -> bool:
+    return data[:65536].upper().find(b"<!DOCTYPE") >= 0
+
+
+def xml_problem(data: bytes) -> str | None:
+    """Why ``data`` is not well-formed, namespaced XML (``"line 3, column 7: mismatched tag"``), or None.
+
+    expat without handlers: no entity is expanded, no DTD or external entity is loaded."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        return f"line {exc.lineno}, column {exc.offset + 1}: {expat.ErrorString(exc.code)}"
+    return None
+
+
+_XML_NAMED = {b"lt", b"gt", b"amp", b"quot", b"apos"}
+_REF = re.compile(rb"&(#[0-9]{1,20};|#[xX][0-9a-fA-F]{1,20};|[A-Za-z][A-Za-z0-9]{0,40};)?")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+
+
+def _valid_xml_char(code: int) -> bool:
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+def _fix_reference(m: re.Match[bytes]) -> bytes:
+    ref = m.group(1)
+    if ref is None:
+        return b"&amp;"  # a bare ampersand
+    name = ref[:-1]
+    if name.startswith(b"#"):
+        try:
+            code = int(name[2:], 16) if name[1:2] in (b"x", b"X") else int(name[1:])
+        except ValueError:
+            return b"\xef\xbf\xbd"
+        return m.group(0) if _valid_xml_char(code) else b"\xef\xbf\xbd"  # U+FFFD
+    if name in _XML_NAMED:
+        return m.group(0)
+    char = html.entities.html5.get(name.decode("ascii") + ";")
+    if char is None:
+        return b"&amp;" + ref  # unknown name: keep it as text
+    return char.encode("utf-8").replace(b"&", b"&amp;").replace(b"<", b"&lt;")
+
+
+def repair_xml(data: bytes) -> bytes:
+    """Fix the faults that break most real feeds' XML without changing their meaning: HTML named entities
+    become characters, bare ``&`` becomes ``&amp;``, control characters go, character references to
+    characters XML forbids become U+FFFD."""
+    data = _CONTROL.sub(b"", data)
+    return _REF.sub(_fix_reference, data)

@@ -1,0 +1,224 @@
+"""``newshound feeds …`` as a user runs it (a real process), OPML both ways, and the describe-a-URL answer
+that ``/feed add`` gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.fetch import Fetcher
+from bot.parse.opml import OpmlError, read_opml, write_opml
+from bot.probe import describe_feed
+from bot.rules.load import load_rules
+from bot.store import Store
+from tests.conftest import CHANNEL, write_rules
+from tests.fakes.feed_host import FeedHost, rss
+from tests.test_cli import NEWSHOUND, env_for, run_cli
+
+OPML = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head><title>My subscriptions</title></head>
+  <body>
+    <outline text="Middle East">
+      <outline text="Al Jazeera – All" type="rss" xmlUrl="https://www.aljazeera.com/xml/rss/all.xml"/>
+      <outline title="Levant Wire" type="rss" xmlUrl="https://levant.example/rss" category="/syria,/wires"/>
+    </outline>
+    <outline text="BBC World" type="rss" xmlUrl="https://feeds.bbci.co.uk/news/world/rss.xml"/>
+    <outline text="BBC World" type="rss" xmlUrl="https://feeds.bbci.co.uk/news/world/europe/rss.xml"/>
+    <outline text="Mail" type="rss" xmlUrl="mailto:someone@example.org"/>
+    <outline text="Already here" type="rss" xmlUrl="https://example.org/existing.xml"/>
+  </body>
+</opml>
+"""
+
+RULES = f"""
+# Our team's rules. This comment must survive an import.
+version: 1
+defaults:
+  channel: "{CHANNEL}"   # the alerts channel
+feeds:
+  - name: existing       # keep me
+    url: https://example.org/existing.xml
+rules:
+  - name: bases
+    keywords: [Tartus]
+"""
+
+
+def test_read_opml_takes_names_tags_and_only_web_feeds() -> None:
+    feeds = read_opml(OPML.encode())
+    assert [(f.name, f.url, f.tags) for f in feeds] == [
+        ("al-jazeera-all", "https://www.aljazeera.com/xml/rss/all.xml", ("middle-east",)),
+        ("levant-wire", "https://levant.example/rss", ("middle-east", "syria", "wires")),
+        ("bbc-world", "https://feeds.bbci.co.uk/news/world/rss.xml", ()),
+        ("bbc-world-2", "https://feeds.bbci.co.uk/news/world/europe/rss.xml", ()),
+        ("already-here", "https://example.org/existing.xml", ()),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"<rss/>", "not an OPML file: the document is <rss>, not <opml>"),
+        (b"<opml version='2.0'><head/></opml>", "not an OPML subscription list: there is no <body>"),
+        (b"<opml><body><outline", "not well-formed XML"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa">]><opml><body>&a;</body></opml>',
+            "refused: the file declares XML entities (entity-expansion guard)",
+        ),
+    ],
+)
+def test_bad_opml_is_refused_in_words(data: bytes, error: str) -> None:
+    with pytest.raises(OpmlError) as caught:
+        read_opml(data)
+    assert str(caught.value).startswith(error)
+
+
+async def test_import_keeps_comments_skips_what_is_there_and_round_trips(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "keywords.yaml", RULES)
+    (tmp_path / "subs.opml").write_text(OPML, encoding="utf-8")
+    env = env_for(tmp_path)
+
+    code, out, err = await run_cli(
+        NEWSHOUND, "feeds", "import", "subs.opml", "--dry-run", env=env, cwd=tmp_path
+    )
+    assert code == 0 and "would add 4" in out and rules.read_text(encoding="utf-8").count("- name:") == 2
+
+    code, out, err = await run_cli(NEWSHOUND, "feeds", "import", "subs.opml", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "  = https://example.org/existing.xml is already watched as existing" in out
+    assert "  + levant-wire: https://levant.example/rss [middle-east, syria, wires]" in out
+    assert out.strip().endswith("subs.opml: 5 feed(s); added 4 to " + str(rules) + ", 1 already there")
+    text = rules.read_text(encoding="utf-8")
+    assert "# Our team's rules. This comment must survive an import." in text
+    assert "# keep me" in text and "# the alerts channel" in text
+    config = load_rules(rules)
+    assert [f.name for f in config.feeds] == [
+        "existing",
+        "al-jazeera-all",
+        "levant-wire",
+        "bbc-world",
+        "bbc-world-2",
+    ]
+
+    code, again, _ = await run_cli(NEWSHOUND, "feeds", "import", "subs.opml", env=env, cwd=tmp_path)
+    assert code == 0 and "added 0" in again  # importing twice adds nothing
+
+    code, exported, _ = await run_cli(NEWSHOUND, "feeds", "export", env=env, cwd=tmp_path)
+    assert code == 0 and exported.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">')
+    fresh = write_rules(tmp_path / "fresh.yaml", f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\n')
+    (tmp_path / "out.opml").write_text(exported, encoding="utf-8")
+    code, out, err = await run_cli(
+        NEWSHOUND, "feeds", "import", "out.opml", "--rules", str(fresh), env=env, cwd=tmp_path
+    )
+    assert code == 0, err
+    round_trip = load_rules(fresh)
+    assert [(f.name, f.url, f.tags) for f in round_trip.feeds] == [
+        (f.name, f.url, f.tags) for f in config.feeds
+    ]
+
+
+def test_write_opml_escapes_what_it_must() -> None:
+    config = load_rules_text(
+        f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n'
+        '  - {name: "a&b <x>", url: "https://e.org/?a=1&b=2", tags: [one, two]}\n'
+    )
+    text = write_opml(config.feeds)
+    [feed] = read_opml(text.encode())
+    assert feed.url == "https://e.org/?a=1&b=2" and feed.tags == ("one", "two") and feed.title == "a&b <x>"
+
+
+def load_rules_text(text: str):  # type: ignore[no-untyped-def]
+    from bot.rules.load import parse_rules
+
+    return parse_rules(text)
+
+
+async def test_list_and_resume_from_the_command_line(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    store = Store(tmp_path / "nh.db")
+    try:
+        store.sync_feeds([("gone", "https://e.org/gone"), ("fine", "https://e.org/fine")], now=0.0)
+        store.record_failure("gone", 10.0, 20.0, "HTTP 410 Gone", 410, pause=True)
+    finally:
+        store.close()
+    code, out, _ = await run_cli(NEWSHOUND, "feeds", env=env, cwd=tmp_path)
+    assert code == 0
+    assert "gone: paused\n  last error (1 failure(s) in a row): HTTP 410 Gone" in out
+    assert "fine: new, due now" in out
+
+    code, out, _ = await run_cli(NEWSHOUND, "feeds", "resume", "gone", env=env, cwd=tmp_path)
+    assert code == 0 and out.startswith("gone resumed")
+    code, _, err = await run_cli(NEWSHOUND, "feeds", "resume", "nope", env=env, cwd=tmp_path)
+    assert code == 2 and "no feed named 'nope'" in err
+    store = Store(tmp_path / "nh.db")
+    try:
+        state = store.feed("gone")
+        audit = store.recent_audit(1)[0]
+    finally:
+        store.close()
+    assert state is not None and state.status == "new" and state.paused_at is None
+    assert (audit["actor"], audit["action"], audit["target"]) == ("cli", "feed.resume", "gone")
+
+
+async def test_check_says_what_a_url_is(feed_host: FeedHost, tmp_path: Path) -> None:
+    feed_host.set(
+        "/feed.xml", rss([{"title": "Tartus port reopens", "link": "https://n.example/1"}], title="Wire")
+    )
+    feed_host.set(
+        "/page",
+        b'<html><head><link rel="alternate" type="application/atom+xml" href="/atom.xml" title="Atom">'
+        b"</head></html>",
+        content_type="text/html",
+    )
+    env = env_for(tmp_path)
+    code, out, _ = await run_cli(
+        NEWSHOUND, "feeds", "check", feed_host.url("/feed.xml"), env=env, cwd=tmp_path
+    )
+    assert code == 0 and out.splitlines()[:2] == ["Wire — RSS 2.0, 1 item(s)", "  · Tartus port reopens"]
+    code, out, _ = await run_cli(NEWSHOUND, "feeds", "check", feed_host.url("/page"), env=env, cwd=tmp_path)
+    assert code == 1
+    assert out.splitlines() == [
+        f"{feed_host.url('/page')} is not a feed Newshound can read: "
+        "the URL returned an HTML page, not a feed",
+        "The page offers these feeds instead:",
+        f"  {feed_host.url('/atom.xml')} (Atom: Atom)",
+    ]
+
+
+async def test_describe_feed_is_guarded_like_every_fetch(feed_host: FeedHost) -> None:
+    feed_host.set("/feed.xml", rss([]))
+    async with Fetcher(allow_private=False) as fetcher:
+        refused = await describe_feed(feed_host.url("/feed.xml"), fetcher=fetcher)
+    assert not refused.ok and "127.0.0.1 is a loopback address" in (refused.error or "")
+    assert feed_host.requests == []
+    async with Fetcher(allow_private=True) as fetcher:
+        empty = await describe_feed(feed_host.url("/feed.xml"), fetcher=fetcher)
+    assert empty.ok and empty.items == 0 and empty.format == "RSS 2.0" and empty.title == "Test feed"
+
+
+async def test_check_warns_about_fast_polling_and_private_feed_urls(tmp_path: Path) -> None:
+    write_rules(
+        tmp_path / "keywords.yaml",
+        f"""
+        version: 1
+        defaults:
+          channel: "{CHANNEL}"
+        feeds:
+          - {{name: quick, url: "https://example.org/rss", interval: 15s}}
+          - {{name: metadata, url: "http://169.254.169.254/latest/"}}
+        rules:
+          - {{name: r, keywords: [Tartus]}}
+        """,
+    )
+    env = {**env_for(tmp_path), "NEWSHOUND_ALLOW_PRIVATE_FEEDS": "0"}
+    code, out, _ = await run_cli(NEWSHOUND, "check", env=env, cwd=tmp_path)
+    assert code == 0
+    assert (
+        "warning: feed quick is polled every 15s (its own interval), more often than once a minute: "
+        "many publishers rate-limit or block that"
+    ) in out
+    assert (
+        "warning: feed metadata will not be fetched: refused: 169.254.169.254 is a link-local address" in out
+    )
