@@ -4,7 +4,8 @@
 normalised into an ``Entry`` (plain text, cleaned links, UTC dates). "Plain feedparser" is
 ``feedparser.parse(body)`` with its defaults, producing no normalised output at all. Agreement compares
 ours with the feedparser reference path (``bot.parse.feedparser_path``: feedparser, normalised the same
-way) entry by entry on title, link, id (key), published UTC and summary text.
+way, through the same guards: ``parse_feed(..., fast=False)``) entry by entry on title, link, id (key),
+published UTC and summary text.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import feedparser
 
 from bot.model import ParsedFeed
 from bot.parse import parse_feed
-from bot.parse.feedparser_path import parse_with_feedparser
 from bot.parse.pool import ParsePool
 
 FIELDS = ("title", "link", "key", "published", "summary")
@@ -104,7 +104,7 @@ def run(docs: list[Doc], *, reference: bool = True) -> ParseResult:
         for (url, body, headers), mine in zip(docs, ours, strict=True):
             if mine.parser == "fast":
                 t0 = time.perf_counter()
-                ref = parse_with_feedparser(body, url, headers)
+                ref = parse_feed(body, url, headers, fast=False)
                 ref_s += time.perf_counter() - t0
                 ref_entries += len(ref.entries)
             else:

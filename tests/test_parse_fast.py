@@ -66,12 +66,23 @@ def _check_file(path_str: str) -> tuple[str, str | None, bool]:
     result = parse_feed(body, url, headers)
     if not isinstance(result, ParsedFeed):
         return path_str, "parse_feed did not return a ParsedFeed", False
+    if result.parser == "fast":  # the whole stage, fast path vs feedparser through the same guards
+        reference = parse_feed(body, url, headers, fast=False)
+        problem = _diff(result.entries, reference.entries)
+        got = (result.title, result.warning, result.format)
+        expected = (reference.title, reference.warning, reference.format)
+        if problem is None and got != expected:
+            problem = f"parse_feed: {got} != {expected}"
+        if problem:
+            return path_str, problem, True
+    # and the fast path on its own, on the raw bytes and headers: exactly feedparser's reading of them
     fast = parse_fast(body, url, headers)
     if fast is None:
-        return path_str, None, False
+        return path_str, None, result.parser == "fast"
     ref = parse_with_feedparser(body, url, headers)
     problem = _diff(fast.entries, ref.entries)
-    mine, theirs = (fast.title, fast.link, fast.warning), (ref.title, ref.link, ref.warning)
+    mine = (fast.title, fast.link, fast.warning, fast.format)
+    theirs = (ref.title, ref.link, ref.warning, ref.format)
     if problem is None and mine != theirs:
         problem = f"feed-level: {mine} != {theirs}"
     return path_str, problem, True
