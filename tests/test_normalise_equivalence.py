@@ -116,3 +116,13 @@ def test_html_to_text_is_unchanged() -> None:
 def test_whitespace_split_matches_the_regex_for_every_character() -> None:
     for c in map(chr, range(0x110000)):
         assert (ORIGINAL_SPACE.fullmatch(c) is not None) == (c.split() == [])
+
+
+def test_has_control_is_the_control_regex() -> None:
+    from bot.parse import guards
+
+    rng = random.Random(9)
+    alphabet = [bytes([b]) for b in range(0, 0x30)] + [b"\xef", b"\xbf", b"\xbe", b"\xbf", b"a", b"<"]
+    for _ in range(50_000):
+        data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert guards.has_control(data) == (guards._CONTROL.search(data) is not None), data

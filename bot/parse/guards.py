@@ -169,7 +169,7 @@ def declares_entities(data: bytes) -> bool:
     characters XML forbids (which the lenient parser and ``repair_xml`` drop) are taken out."""
     if _ENTITY_DECL.search(data):
         return True
-    return _CONTROL.search(data) is not None and _ENTITY_DECL.search(_CONTROL.sub(b"", data)) is not None
+    return has_control(data) and _ENTITY_DECL.search(_CONTROL.sub(b"", data)) is not None
 
 
 def outside_cdata(data: bytes) -> bytes:
@@ -270,6 +270,17 @@ def xml_problem(data: bytes) -> str | None:
 _XML_NAMED = {b"lt", b"gt", b"amp", b"quot", b"apos"}
 _REF = re.compile(rb"&(#[0-9]{1,20};|#[xX][0-9a-fA-F]{1,20};|[A-Za-z][A-Za-z0-9]{0,40};)?")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+
+
+def has_control(data: bytes) -> bool:
+    """``_CONTROL.search(data) is not None``, 3-4x faster (a C pass per test instead of the regex's
+    byte-by-byte alternation)."""
+    return (
+        len(data.translate(None, _CONTROL_BYTES)) != len(data)
+        or b"\xef\xbf\xbe" in data
+        or b"\xef\xbf\xbf" in data
+    )
 
 
 def _valid_xml_char(code: int) -> bool:
