@@ -321,6 +321,7 @@ def section_poll(report: Report, args: argparse.Namespace, work: Path, store_db:
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # the bot's log and admin notices ("gone quiet" …)
             text=True,
             cwd=REPO,
         )
@@ -425,21 +426,14 @@ def section_match(report: Report, args: argparse.Namespace) -> None:
 
 
 def section_latency(report: Report, args: argparse.Namespace) -> None:
-    try:
-        import tests.fakes.discord_server  # type: ignore[import-not-found]  # noqa: F401
-
-        from bot.deliver import discord  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        report.add(
-            "latency",
-            "feed change → alert POST on the Discord fake, p50 / p99",
-            "pending (needs the Discord sink and fake)",
-            "",
-            "",
-            "p99 < 1 s beyond the interval",
-        )
-        return
-    report.add("latency", "feed change → alert POST", "pending (not wired yet)")
+    report.add(
+        "latency",
+        "feed change → alert POST on the Discord fake, p50 / p99, 2,000 feeds polling",
+        "not measured yet (the Discord sink and fake arrived on main at the end of this work)",
+        "",
+        "",
+        "p99 < 1 s beyond the interval",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
