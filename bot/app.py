@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot import __version__
+from bot.commands import Services
+from bot.commands.probe import probe_feed
 from bot.config import Settings
 from bot.deliver import Sink
 from bot.deliver.console import ConsoleSink
@@ -92,6 +95,21 @@ class App:
         now = self.clock()
         pairs = [(f.name, f.url) for f in config.feeds]
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
+
+    def command_services(self) -> Services:
+        """What slash commands use: the store, the rules in force, the keywords.yaml editor's target and
+        ``apply_config`` (so an edit is in force at once), the feed probe and the admin channel."""
+        return Services(
+            store=self.store,
+            rules=self.ruleset,
+            apply_config=self.apply_config,
+            keywords=self.settings.keywords,
+            probe_feed=lambda url: probe_feed(self.fetcher, self.pool.parse, url),
+            notify_admin=self.sink.notify_admin,
+            clock=self.clock,
+            version=__version__,
+            started_at=self.started_at,
+        )
 
     async def poll_all(self) -> list[PollReport]:
         """Poll every configured feed once, concurrently (bounded by the fetcher's connection limits)."""

@@ -129,3 +129,15 @@ def m002_search_and_rule_index(db: Database) -> None:
         foreign_keys=[("item_id", "items", "id")],
     )
     db["item_rules"].create_index(["rule", "at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m003_pagers(db: Database) -> None:
+    """What a paginated slash-command reply shows (command + arguments), so its page buttons keep working
+    after a restart. Rows older than a week are pruned."""
+    db["pagers"].create(  # type: ignore[union-attr]
+        {"id": int, "command": str, "args": str, "user_id": str, "created_at": float},
+        pk="id",
+        not_null={"command", "args"},
+    )
+    db["pagers"].create_index(["created_at"])  # type: ignore[union-attr]
