@@ -74,9 +74,21 @@ class App:
         self.poller = Poller(
             store=self.store, fetcher=self.fetcher, parse=self.pool.parse, rules=self.ruleset, clock=clock
         )
-        self.worker = DeliveryWorker(self.store, self.sink, clock=clock)
+        self.worker = DeliveryWorker(
+            self.store,
+            self.sink,
+            clock=clock,
+            backoff_base=settings.retry_min,
+            backoff_max=max(settings.retry_min, settings.retry_max),
+            burst_limit=settings.burst_limit,
+            burst_window=settings.burst_window,
+        )
         self.scheduler: PollScheduler | None = None
         self.started_at = clock()
+
+    @property
+    def has_rules(self) -> bool:
+        return self._ruleset is not None
 
     def ruleset(self) -> Ruleset:
         if self._ruleset is None:

@@ -12,12 +12,17 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import Settings, SettingsError, load_settings
 from bot.rules.durations import format_duration
 from bot.rules.load import RulesError, load_rules
 from bot.rules.model import Config
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.deliver.discord.runtime import DiscordRuntime
 
 log = logging.getLogger("newshound")
 
@@ -100,22 +105,72 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def make_sink(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.deliver.console import ConsoleSink
+#: How long ``once`` waits for the gateway (so the channel check runs) before delivering anyway.
+ONCE_READY_WAIT = 15.0
 
-    if settings.token:
-        raise SettingsError("DISCORD_TOKEN is set but Discord delivery is not available in this build")
-    return ConsoleSink()
+
+def _uses_webhooks(config: Config) -> bool:
+    return bool(
+        config.defaults.webhook
+        or any(r.webhook for r in config.rules)
+        or any(f.webhook for f in config.feeds)
+    )
+
+
+def make_delivery(settings: Settings, rules: Callable[[], Config]) -> DiscordRuntime | None:
+    """The Discord side of this process, or None for console-only delivery (no token and no webhooks).
+    ``rules`` returns the rules in force (the on-ready channel check reads it)."""
+    if not settings.token and not _uses_webhooks(rules()):
+        return None
+    from bot.deliver.console import ConsoleSink
+    from bot.deliver.discord.checks import channel_uses
+    from bot.deliver.discord.runtime import DiscordRuntime
+
+    return DiscordRuntime(
+        token=settings.token,
+        api_base=settings.discord_api_base,
+        gateway_url=settings.discord_gateway_url,
+        admin_channel=settings.admin_channel,
+        send_timeout=settings.send_timeout,
+        channel_uses=lambda: channel_uses(rules(), settings.admin_channel),
+        fallback=None if settings.token else ConsoleSink(),
+    )
+
+
+def _build(settings: Settings) -> tuple[App, DiscordRuntime | None]:
+    from bot.app import App
+
+    loaded = load_rules(settings.keywords)
+    apps: list[App] = []
+
+    def rules() -> Config:
+        app = apps[0] if apps else None
+        return app.ruleset().config if app is not None and app.has_rules else loaded
+
+    runtime = make_delivery(settings, rules)
+    app = App(settings, sink=runtime.sink if runtime is not None else None)
+    apps.append(app)
+    return app, runtime
 
 
 async def _once(settings: Settings) -> int:
-    from bot.app import App
-
-    app = App(settings, sink=make_sink(settings))
+    app, runtime = _build(settings)
     try:
         await app.start()
+        if runtime is not None:
+            await runtime.start()
+            if settings.token:
+                if await runtime.wait_logged_in(settings.send_timeout):
+                    await runtime.wait_ready(ONCE_READY_WAIT)
+                elif runtime.login_error:
+                    print(f"newshound: {runtime.login_error}", file=sys.stderr)
+                    return EXIT_USAGE
+                else:
+                    print("newshound: Discord is unreachable; alerts wait in the outbox", file=sys.stderr)
         summary = await app.once()
     finally:
+        if runtime is not None:
+            await runtime.close()
         await app.close()
     for line in summary.lines():
         print(line, file=sys.stderr)
@@ -123,18 +178,34 @@ async def _once(settings: Settings) -> int:
 
 
 async def _run(settings: Settings) -> int:
-    from bot.app import App
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = App(settings, sink=make_sink(settings))
+    app, runtime = _build(settings)
+    watcher: asyncio.Task[None] | None = None
     try:
         await app.start()
+        if runtime is not None:
+            runtime.on_ready(app.worker.recover)
+            await runtime.start()
+
+            async def stop_on_rejected_token(rt: DiscordRuntime) -> None:
+                await rt.login_done.wait()
+                if rt.login_error:
+                    stop.set()
+
+            watcher = asyncio.create_task(stop_on_rejected_token(runtime))
         await app.run(stop)
     finally:
+        if watcher is not None:
+            watcher.cancel()
+        if runtime is not None:
+            await runtime.close()
         await app.close()
+    if runtime is not None and runtime.login_error:
+        print(f"newshound: {runtime.login_error}", file=sys.stderr)
+        return EXIT_USAGE
     log.info("stopped")
     return EXIT_OK
 

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     max_concurrent_fetches: Annotated[
         int, Field(validation_alias=_env("NEWSHOUND_MAX_CONCURRENT_FETCHES"), ge=1, le=1000)
     ] = 32
+    send_timeout: Annotated[float, Field(validation_alias=_env("NEWSHOUND_SEND_TIMEOUT"), gt=0, le=600)] = (
+        60.0
+    )
+    retry_min: Annotated[float, Field(validation_alias=_env("NEWSHOUND_RETRY_MIN"), gt=0, le=3600)] = 2.0
+    retry_max: Annotated[float, Field(validation_alias=_env("NEWSHOUND_RETRY_MAX"), gt=0, le=86400)] = 120.0
+    burst_limit: Annotated[int, Field(validation_alias=_env("NEWSHOUND_BURST_LIMIT"), ge=0, le=1000)] = 10
+    burst_window: Annotated[float, Field(validation_alias=_env("NEWSHOUND_BURST_WINDOW"), gt=0, le=3600)] = (
+        60.0
+    )
 
     @field_validator("discord_token", mode="before")
     @classmethod

@@ -204,6 +204,9 @@ class OutboxAlert:
     alert: Alert
     attempts: int = 0
     created_at: float = 0.0
+    #: When a send of this alert was first attempted, if one was and its outcome was never recorded as
+    #: sent/failed (a crash, a timeout, a retry): it may already be in Discord, so check before resending.
+    sending_at: float | None = None
 
 
 def utcnow() -> datetime:

@@ -4,14 +4,18 @@ import io
 import textwrap
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bot.app import App
 from bot.config import Settings
 from bot.deliver.console import ConsoleSink
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.feed_host import FeedHost
+
+if TYPE_CHECKING:
+    from bot.deliver.discord.client import NewshoundClient
 
 CHANNEL = "123456789012345678"
 OTHER_CHANNEL = "234567890123456789"
@@ -74,3 +78,71 @@ def make_app(settings: Settings) -> Callable[..., App]:
         return app
 
     return factory
+
+
+# -- Discord ------------------------------------------------------------------------------------------
+# The fake Discord (tests/fakes/discord_server.py) and a real discord.py client connected to it.
+
+ALERTS = "300000000000000001"  # a channel the bot may post in
+OTHER = "300000000000000002"  # another one
+ADMIN = "300000000000000009"  # NEWSHOUND_ADMIN_CHANNEL
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """A started fake Discord with channels ALERTS, OTHER and ADMIN. discord.py's global endpoints are
+    restored afterwards."""
+    import discord.gateway
+    import discord.http
+
+    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    fake = FakeDiscord()
+    for cid, name in ((ALERTS, "alerts"), (OTHER, "other"), (ADMIN, "newshound-admin")):
+        fake.add_channel(cid, name=name)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+        discord.http.Route.BASE = base
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+@pytest.fixture
+async def discord_client(fake_discord: FakeDiscord) -> AsyncIterator[NewshoundClient]:
+    """A real ``NewshoundClient`` logged in and READY against ``fake_discord``."""
+    client = await start_client(fake_discord)
+    try:
+        yield client
+    finally:
+        await stop_client(client)
+
+
+_CONNECTIONS: dict[int, Any] = {}
+
+
+async def start_client(fake: FakeDiscord, **kw: Any) -> NewshoundClient:
+    """Applies the fake's endpoints, logs in, connects, and waits for READY (+ the channel check)."""
+    import asyncio
+
+    from bot.deliver.discord.client import NewshoundClient, apply_endpoints
+
+    kw.setdefault("guild_ready_timeout", 0.05)
+    kw.setdefault("reidentify_delay", 0.0)
+    client = NewshoundClient(endpoints=apply_endpoints(fake.api_base, fake.gateway_url), **kw)
+    await client.login(fake.token)
+    _CONNECTIONS[id(client)] = asyncio.create_task(client.connect())
+    async with asyncio.timeout(10):
+        await client.checked.wait()
+    return client
+
+
+async def stop_client(client: NewshoundClient) -> None:
+    import asyncio
+    import contextlib
+
+    await client.close()
+    task = _CONNECTIONS.pop(id(client), None)
+    if task is not None:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

@@ -7,12 +7,13 @@ later, or failed for good.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from bot.model import OutboxAlert, Target
 
-__all__ = ["DeliveryResult", "OutboxAlert", "Sink", "Target"]
+__all__ = ["DeliveryResult", "DigestSink", "OutboxAlert", "Sink", "Target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +44,13 @@ class Sink(Protocol):
     async def send(self, item: OutboxAlert) -> DeliveryResult: ...
 
     async def notify_admin(self, text: str) -> None: ...
+
+
+@runtime_checkable
+class DigestSink(Protocol):
+    """A sink that can collapse a burst: one message for several alerts of one target."""
+
+    async def send_digest(self, items: Sequence[OutboxAlert]) -> tuple[DeliveryResult, int]:
+        """Send one message listing the first of ``items`` (all the same target, in order); returns the
+        result and how many of ``items`` (from the start, ≥ 1) that message covers."""
+        ...

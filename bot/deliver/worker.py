@@ -1,19 +1,31 @@
 """The delivery worker: outbox → sink, in order per destination, concurrently across destinations.
 
-An alert is marked sent only when the sink confirms (with the message id); a temporary problem leaves it
-pending with a later ``next_attempt_at`` (exponential backoff, kept in the store so it survives restarts);
-a permanent one marks it failed with the reason and tells the admin channel once.
+* **Order** — each target (a channel, a webhook) has its own task that sends its pending alerts oldest
+  first; an alert waiting to be retried holds back the ones after it.
+* **Independence** — targets run concurrently, so a long rate-limit wait or an unreachable webhook on one
+  never delays another.
+* **Nothing lost** — an alert is marked sent only when the sink confirms (with the message id). Before the
+  sink is called the alert is marked as *being sent* (``sending_at``), so after a crash the sink knows to
+  check whether it already arrived. A temporary problem leaves it pending with a later
+  ``next_attempt_at`` (exponential backoff with a cap, kept in the store so it survives restarts); when any
+  target succeeds again, targets that were backing off are retried at once. A permanent problem marks it
+  failed with the reason and tells the admin channel once per target and reason.
+* **Bursts** — when more than ``burst_limit`` alerts went to one target within ``burst_window`` seconds,
+  the rest are held until that window has passed and then go out as one digest message (headline + link
+  of each), all marked sent with the digest's message id. ``drain`` (``newshound once``) sends the digest
+  at once instead of waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from bot.deliver import DeliveryResult, OutboxAlert, Sink
+from bot.deliver import DeliveryResult, DigestSink, OutboxAlert, Sink
 from bot.store import Store, StoreThread
 
 log = logging.getLogger(__name__)
@@ -24,6 +36,7 @@ class DrainReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    digests: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -34,16 +47,28 @@ class DeliveryWorker:
         sink: Sink,
         *,
         clock: Callable[[], float] = time.time,
-        backoff_base: float = 5.0,
-        backoff_max: float = 900.0,
+        backoff_base: float = 2.0,
+        backoff_max: float = 120.0,
+        burst_limit: int = 10,
+        burst_window: float = 60.0,
+        concurrency: int = 32,
+        batch: int = 50,
     ) -> None:
         self.store = store
         self.sink = sink
         self.clock = clock
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.burst_limit = burst_limit
+        self.burst_window = burst_window
+        self.batch = batch
+        self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._told: set[tuple[str, str]] = set()
+        self._troubled: set[str] = set()  # targets backing off after a transient error
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_digest: dict[str, float] = {}
+        self.report = DrainReport()  # running totals for ``run_forever``
 
     def wake(self) -> None:
         self._wake.set()
@@ -51,63 +76,184 @@ class DeliveryWorker:
     def backoff(self, attempts: int) -> float:
         return float(min(self.backoff_max, self.backoff_base * (2 ** min(attempts, 20))))
 
+    async def recover(self) -> None:
+        """Discord is reachable again (e.g. the gateway reconnected): retry waiting alerts now."""
+        count = await self.store.run(lambda s: s.retry_now())
+        self._troubled.clear()
+        if count:
+            log.info("Discord is back: retrying %d waiting alert(s) now", count)
+        self.wake()
+
+    # -- entry points ------------------------------------------------------------------------------
+
     async def drain(self) -> DrainReport:
-        """Send every alert that is due now. Returns what happened."""
+        """Send every alert that is due now (bursts collapse at once, without waiting). Returns what
+        happened."""
         report = DrainReport()
         now = self.clock()
-        pending = await self.store.run(lambda s: s.pending_alerts(now))
-        by_target: dict[str, list[OutboxAlert]] = {}
-        for item in pending:
-            by_target.setdefault(item.target.key, []).append(item)
-        await asyncio.gather(*(self._send_in_order(items, report) for items in by_target.values()))
+        keys = await self.store.run(lambda s: s.due_targets(now))
+        await asyncio.gather(*(self._target(key, report, final=True) for key in keys))
         return report
 
-    async def _send_in_order(self, items: list[OutboxAlert], report: DrainReport) -> None:
-        for item in items:
-            try:
-                result = await self.sink.send(item)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a sink bug: keep the alert, try again later
-                log.exception("sink %s raised on alert %d", self.sink.name, item.id)
-                result = DeliveryResult.retry(f"internal error: {type(exc).__name__}: {exc}")
-            at = self.clock()
-            if result.status == "sent":
-                await self.store.call(Store.mark_sent, item.id, result.message_id, at)
-                report.sent += 1
-                continue
-            error = result.error or "unknown error"
-            if result.status == "retry":
-                delay = max(result.retry_after or 0.0, self.backoff(item.attempts))
-                await self.store.call(Store.mark_retry, item.id, error, at + delay)
-                log.warning("alert %d to %s: %s; retrying in %.0f s", item.id, item.target.key, error, delay)
-                report.retried += 1
-                report.errors.append(error)
-                return  # keep this destination's order: nothing after it goes first
-            await self.store.call(Store.mark_failed, item.id, error, at)
-            log.error("alert %d to %s failed for good: %s", item.id, item.target.key, error)
-            report.failed += 1
-            report.errors.append(error)
-            told = (item.target.key, error)
-            if told not in self._told:
-                self._told.add(told)
-                await self.sink.notify_admin(f"Alerts to {item.target.key} cannot be delivered: {error}")
-
     async def run_forever(self, stop: asyncio.Event, idle: float = 30.0) -> None:
-        """Drain whenever woken (new alerts) or when the next retry is due, until ``stop`` is set."""
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                await self.drain()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("delivery round failed")
-            next_retry = await self.store.run(lambda s: s.next_retry_at())
-            timeout = idle if next_retry is None else max(0.05, min(idle, next_retry - self.clock()))
-            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            try:
-                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waits:
-                    w.cancel()
+        """Keep one task per target with due alerts, until ``stop`` is set. Woken by new alerts, by a
+        target finishing, or when the next retry is due."""
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    await self._start_due_targets()
+                    next_retry = await self.store.run(lambda s: s.next_retry_at())
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("delivery round failed")
+                    next_retry = None
+                timeout = idle if next_retry is None else max(0.05, min(idle, next_retry - self.clock()))
+                waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                try:
+                    await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for w in waits:
+                        w.cancel()
+        finally:
+            tasks = list(self._tasks.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.clear()
+
+    async def _start_due_targets(self) -> None:
+        now = self.clock()
+        keys = await self.store.run(lambda s: s.due_targets(now))
+        for key in keys:
+            running = self._tasks.get(key)
+            if running is not None and not running.done():
+                continue
+            task = asyncio.create_task(self._target(key, self.report, final=False), name=f"deliver:{key}")
+            self._tasks[key] = task
+            task.add_done_callback(lambda _t: self._wake.set())
+
+    # -- one target --------------------------------------------------------------------------------
+
+    async def _burst_hold(self, key: str, now: float) -> float | None:
+        """Until when ``key``'s pending alerts are held for a digest, or None when not in a burst.
+
+        In a burst when ``burst_limit`` alerts were sent to ``key`` within the last ``burst_window``
+        seconds (held until the oldest of them is a window old), or when a digest went out less than a
+        window ago (held until a window after it: at most one digest per window)."""
+        if self.burst_limit <= 0 or not isinstance(self.sink, DigestSink):
+            return None
+        times = await self.store.call(Store.sent_times, key, now - self.burst_window)
+        last = self._last_digest.get(key)
+        recent_digest = last is not None and now < last + self.burst_window
+        if len(times) < self.burst_limit and not recent_digest:
+            return None
+        hold = (
+            times[len(times) - self.burst_limit] + self.burst_window
+            if len(times) >= self.burst_limit
+            else now
+        )
+        if last is not None:
+            hold = max(hold, last + self.burst_window)
+        return hold
+
+    async def _target(self, key: str, report: DrainReport, *, final: bool) -> None:
+        """Send ``key``'s due alerts in order until none is due or one must wait."""
+        async with self._limit:
+            while True:
+                now = self.clock()
+                items = await self.store.call(Store.pending_for, key, now, self.batch)
+                if not items:
+                    return
+                hold = await self._burst_hold(key, now)
+                if hold is not None:
+                    if not final and hold > now:
+                        await asyncio.sleep(hold - now)
+                        # Everything that arrived meanwhile goes in the same digest.
+                        items = await self.store.call(Store.pending_for, key, self.clock(), self.batch)
+                        if not items:
+                            return
+                    if len(items) > 1:
+                        if not await self._send_digest(items, report):
+                            return
+                        continue
+                    # A single held alert is sent as itself.
+                for item in items:
+                    if not await self._send_one(item, report):
+                        return
+                    if await self._burst_hold(key, self.clock()) is not None:
+                        break  # the rest of this burst is collapsed into a digest
+
+    async def _call(self, item: OutboxAlert, send: Awaitable[DeliveryResult]) -> DeliveryResult:
+        try:
+            return await send
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a sink bug: keep the alert, try again later
+            log.exception("sink %s raised on alert %d", self.sink.name, item.id)
+            return DeliveryResult.retry(f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _send_one(self, item: OutboxAlert, report: DrainReport) -> bool:
+        await self.store.call(Store.mark_sending, item.id, self.clock())
+        result = await self._call(item, self.sink.send(item))
+        return await self._record([item], result, report)
+
+    async def _send_digest(self, items: list[OutboxAlert], report: DrainReport) -> bool:
+        assert isinstance(self.sink, DigestSink)
+        at = self.clock()
+        await self.store.call(Store.mark_sending_many, [i.id for i in items], at)
+        try:
+            result, count = await self.sink.send_digest(items)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("sink %s raised on a digest", self.sink.name)
+            result, count = DeliveryResult.retry(f"internal error: {type(exc).__name__}: {exc}"), 1
+        taken = items[: max(1, count)]
+        if result.status == "sent":
+            report.digests += 1
+            self._last_digest[items[0].target.key] = self.clock()
+            log.info("burst on %s: %d alert(s) sent as one digest", items[0].target.key, len(taken))
+        return await self._record(taken, result, report)
+
+    async def _record(self, items: list[OutboxAlert], result: DeliveryResult, report: DrainReport) -> bool:
+        """Store the outcome; True when the target may go on with its next alert."""
+        head = items[0]
+        key = head.target.key
+        at = self.clock()
+        ids = [i.id for i in items]
+        if result.status == "sent":
+            await self.store.call(Store.mark_sent_many, ids, result.message_id, at)
+            report.sent += len(items)
+            self._troubled.discard(key)
+            if self._troubled:  # one target works again: the others need not sit out their backoff
+                others = list(self._troubled)
+                self._troubled.clear()
+                await self.store.call(Store.retry_now, others)
+                self.wake()
+            return True
+        error = result.error or "unknown error"
+        if result.status == "retry":
+            delay = max(result.retry_after or 0.0, self.backoff(head.attempts))
+            await self.store.call(Store.mark_retry, head.id, error, at + delay)
+            log.warning("alert %d to %s: %s; retrying in %.1f s", head.id, key, error, delay)
+            report.retried += 1
+            report.errors.append(error)
+            if result.retry_after is None:
+                self._troubled.add(key)
+            return False  # keep this destination's order: nothing after it goes first
+        await self.store.call(Store.mark_failed_many, ids, error, at)
+        rules = ", ".join(dict.fromkeys(m.rule for i in items for m in i.alert.matches)) or "-"
+        log.error("alert %d (rule %s) to %s failed for good: %s", head.id, rules, key, error)
+        report.failed += len(items)
+        report.errors.append(error)
+        told = (key, error)
+        if told not in self._told:
+            self._told.add(told)
+            with contextlib.suppress(Exception):
+                await self.sink.notify_admin(
+                    f"Alerts to {key} cannot be delivered (rule {rules}): {error}. "
+                    "They are marked failed; fix the channel or permissions — later alerts will be tried."
+                )
+        return True

@@ -444,6 +444,7 @@ class Store:
             alert=Alert.from_json(json.loads(r["payload"])),
             attempts=r["attempts"] or 0,
             created_at=r["created_at"] or 0.0,
+            sending_at=r.get("sending_at"),
         )
 
     def next_retry_at(self) -> float | None:
@@ -455,9 +456,82 @@ class Store:
     def mark_sent(self, alert_id: int, message_id: str | None, at: float) -> None:
         self.db.execute(
             "UPDATE alerts SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1, "
-            "error = NULL WHERE id = ?",
+            "error = NULL, sending_at = NULL WHERE id = ?",
             [message_id, at, alert_id],
         )
+
+    def mark_sent_many(self, alert_ids: Sequence[int], message_id: str | None, at: float) -> None:
+        """Several alerts delivered by one message (a burst digest), in one transaction."""
+        with self.db.atomic():
+            for alert_id in alert_ids:
+                self.mark_sent(alert_id, message_id, at)
+
+    def mark_sending_many(self, alert_ids: Sequence[int], at: float) -> None:
+        with self.db.atomic():
+            for alert_id in alert_ids:
+                self.mark_sending(alert_id, at)
+
+    def mark_failed_many(self, alert_ids: Sequence[int], error: str, at: float) -> None:
+        with self.db.atomic():
+            for alert_id in alert_ids:
+                self.mark_failed(alert_id, error, at)
+
+    def mark_sending(self, alert_id: int, at: float) -> None:
+        """Note that a send is about to be attempted (kept from the first attempt until sent/failed)."""
+        self.db.execute(
+            "UPDATE alerts SET sending_at = COALESCE(sending_at, ?) WHERE id = ?",
+            [at, alert_id],
+        )
+
+    def due_targets(self, now: float) -> list[str]:
+        """Targets whose oldest pending alert may be sent now, oldest first."""
+        rows = self.db.execute(
+            "SELECT a.target_key FROM alerts a JOIN (SELECT target_key, MIN(id) AS head FROM alerts "
+            "WHERE status = 'pending' GROUP BY target_key) h ON a.id = h.head "
+            "WHERE a.next_attempt_at IS NULL OR a.next_attempt_at <= ? ORDER BY a.id",
+            [now],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def pending_for(self, target_key: str, now: float, limit: int = 100) -> list[OutboxAlert]:
+        """The pending alerts of one target in order, up to (not including) the first that must wait."""
+        rows = self._rows(
+            "SELECT * FROM alerts WHERE status = 'pending' AND target_key = ? ORDER BY id LIMIT ?",
+            [target_key, limit],
+        )
+        out: list[OutboxAlert] = []
+        for r in rows:
+            if r["next_attempt_at"] is not None and r["next_attempt_at"] > now:
+                break
+            out.append(self._outbox(r))
+        return out
+
+    def sent_times(self, target_key: str, since: float) -> list[float]:
+        """When alerts to ``target_key`` were sent at or after ``since``, oldest first (burst detection)."""
+        rows = self.db.execute(
+            "SELECT sent_at FROM alerts WHERE status = 'sent' AND target_key = ? AND sent_at >= ? "
+            "ORDER BY sent_at",
+            [target_key, since],
+        ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def retry_now(self, target_keys: Sequence[str] | None = None) -> int:
+        """Makes waiting retries due at once (after Discord is seen to be back); returns how many."""
+        if target_keys is None:
+            cur = self.db.execute(
+                "UPDATE alerts SET next_attempt_at = NULL "
+                "WHERE status = 'pending' AND next_attempt_at IS NOT NULL"
+            )
+            return cur.rowcount
+        total = 0
+        for key in target_keys:
+            cur = self.db.execute(
+                "UPDATE alerts SET next_attempt_at = NULL WHERE status = 'pending' AND target_key = ? "
+                "AND next_attempt_at IS NOT NULL",
+                [key],
+            )
+            total += cur.rowcount
+        return total
 
     def mark_retry(self, alert_id: int, error: str, next_attempt_at: float) -> None:
         self.db.execute(
@@ -468,7 +542,7 @@ class Store:
     def mark_failed(self, alert_id: int, error: str, at: float) -> None:
         self.db.execute(
             "UPDATE alerts SET status = 'failed', attempts = attempts + 1, error = ?, sent_at = NULL, "
-            "next_attempt_at = ? WHERE id = ?",
+            "next_attempt_at = ?, sending_at = NULL WHERE id = ?",
             [error[:500], at, alert_id],
         )
 

@@ -132,6 +132,14 @@ def m002_search_and_rule_index(db: Database) -> None:
 
 
 @migrations()
+def m002_alert_sending(db: Database) -> None:
+    """``alerts.sending_at``: when a send was first attempted and not yet recorded as sent or failed — the
+    delivery worker sets it *before* calling Discord, so after a crash it knows the alert may be there."""
+    db["alerts"].add_column("sending_at", float)  # type: ignore[union-attr]
+    db["alerts"].create_index(["status", "target_key", "sent_at"])  # type: ignore[union-attr]
+
+
+@migrations()
 def m003_pagers(db: Database) -> None:
     """What a paginated slash-command reply shows (command + arguments), so its page buttons keep working
     after a restart. Rows older than a week are pruned."""

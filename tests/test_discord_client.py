@@ -1,0 +1,186 @@
+"""The discord.py client: endpoint overrides, intents, the on-ready channel check, the gateway, and the
+interaction path the slash-commands issue builds on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+import pytest
+from discord import app_commands
+
+from bot.deliver.discord.checks import channel_uses
+from bot.deliver.discord.client import apply_endpoints, redact
+from bot.deliver.discord.runtime import DiscordRuntime
+from bot.rules.model import Config, Defaults, Rule
+from tests.conftest import ADMIN, ALERTS, OTHER, start_client, stop_client
+from tests.fakes.discord_server import EMBED_LINKS, VIEW_CHANNEL, FakeDiscord
+
+MISSING_CHANNEL = "300000000000000077"
+
+
+async def test_overrides_route_rest_and_gateway_to_the_configured_server(fake_discord: FakeDiscord) -> None:
+    fake_discord.resume_gateway_url = "ws://127.0.0.1:9/not-the-configured-gateway"
+    client = await start_client(fake_discord)
+    try:
+        paths = [(r.method, r.path) for r in fake_discord.requests]
+        assert ("GET", "/users/@me") in paths and ("GET", "/oauth2/applications/@me") in paths
+        assert all(r.headers["Authorization"] == f"Bot {fake_discord.token}" for r in fake_discord.requests)
+        assert len(fake_discord.identifies) == 1
+        # Fewest intents: guilds only — no message content, members or presences.
+        assert fake_discord.identifies[0]["intents"] == discord.Intents(guilds=True).value == 1
+        # READY named another resume URL, but the configured gateway stays pinned: RESUME comes back here.
+        await fake_discord.drop_gateway(code=None)
+        await fake_discord.wait_for_gateway(1)
+        assert len(fake_discord.resumes) == 1 and len(fake_discord.identifies) == 1
+        assert client.ws is not None and str(client.ws.gateway) == fake_discord.gateway_url
+        message = await client.get_partial_messageable(int(ALERTS)).send("routed")
+        assert fake_discord.channel_messages(ALERTS)[0]["id"] == str(message.id)
+    finally:
+        await stop_client(client)
+
+
+async def test_only_the_rest_base_set_asks_that_server_for_the_gateway(fake_discord: FakeDiscord) -> None:
+    from bot.deliver.discord.client import NewshoundClient
+
+    endpoints = apply_endpoints(fake_discord.api_base, None)
+    assert endpoints.discover_gateway
+    client = NewshoundClient(endpoints=endpoints, guild_ready_timeout=0.05)
+    await client.login(fake_discord.token)
+    task = asyncio.create_task(client.connect())
+    try:
+        async with asyncio.timeout(10):
+            await client.checked.wait()
+        assert ("GET", "/gateway/bot") in [(r.method, r.path) for r in fake_discord.requests]
+        assert len(fake_discord.identifies) == 1
+    finally:
+        await client.close()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def config_with_channels() -> Config:
+    return Config(
+        path="keywords.yaml",
+        defaults=Defaults(channel=ALERTS),
+        rules=(
+            Rule(name="bases", keywords=("Tartus",), channel=ALERTS),
+            Rule(name="ports", keywords=("Latakia",), channel=OTHER),
+            Rule(name="ghost", keywords=("x",), channel=MISSING_CHANNEL),
+            Rule(name="hooked", keywords=("y",), webhook="https://discord.com/api/webhooks/1/abc"),
+            Rule(name="default-channel", keywords=("z",)),
+        ),
+    )
+
+
+def test_channel_uses_name_every_rule_channel_and_the_defaults() -> None:
+    uses = channel_uses(config_with_channels(), ADMIN)
+    assert [(u.channel, u.label) for u in uses] == [
+        (ALERTS, "defaults.channel"),
+        (ALERTS, "rule 'bases'"),
+        (OTHER, "rule 'ports'"),
+        (MISSING_CHANNEL, "rule 'ghost'"),
+        (ALERTS, "rule 'default-channel'"),
+        (ADMIN, "NEWSHOUND_ADMIN_CHANNEL"),
+    ]
+
+
+async def test_on_ready_reports_each_unusable_channel_once(
+    fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_discord.set_bot_overwrite(OTHER, deny=EMBED_LINKS)
+    config = config_with_channels()
+    runtime = DiscordRuntime(
+        token=fake_discord.token,
+        api_base=fake_discord.api_base,
+        gateway_url=fake_discord.gateway_url,
+        admin_channel=ADMIN,
+        channel_uses=lambda: channel_uses(config, ADMIN),
+        guild_ready_timeout=0.05,
+        reidentify_delay=0.0,
+    )
+    caplog.set_level(logging.WARNING, logger="bot.deliver.discord.client")
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        notices = fake_discord.channel_messages(ADMIN)
+        texts = [m["embeds"][0]["description"] for m in notices]
+        assert len(texts) == 2, texts
+        assert "rule 'ports'" in texts[0] and "Embed Links" in texts[0] and "#other" in texts[0]
+        assert "rule 'ghost'" in texts[1] and MISSING_CHANNEL in texts[1] and "cannot see" in texts[1]
+        logged = [r.getMessage() for r in caplog.records]
+        assert any("rule 'ports'" in m and "Embed Links" in m for m in logged)
+        assert all(m["mention_everyone"] is False and m["mention_roles"] == [] for m in notices)
+        # A fresh session (new READY) checks again but does not repeat the report.
+        assert runtime.client is not None
+        runtime.client.checked.clear()
+        await fake_discord.invalidate_sessions()
+        async with asyncio.timeout(10):
+            await runtime.client.checked.wait()
+        assert len(fake_discord.identifies) == 2
+        assert len(fake_discord.channel_messages(ADMIN)) == 2
+        # The bot loses View Channel on #alerts: that is new, so it is reported.
+        fake_discord.set_bot_overwrite(ALERTS, deny=VIEW_CHANNEL)
+        runtime.client.checked.clear()
+        await fake_discord.invalidate_sessions()
+        async with asyncio.timeout(10):
+            await runtime.client.checked.wait()
+        await fake_discord.wait_for_messages(3, channel=ADMIN)
+        last = fake_discord.channel_messages(ADMIN)[-1]["embeds"][0]["description"]
+        assert "rule 'bases'" in last and "defaults.channel" in last and "View Channel" in last
+    finally:
+        await runtime.close()
+
+
+async def test_rejected_token_is_reported_not_retried(fake_discord: FakeDiscord) -> None:
+    runtime = DiscordRuntime(
+        token="wrong", api_base=fake_discord.api_base, gateway_url=fake_discord.gateway_url
+    )
+    await runtime.start()
+    try:
+        assert not await runtime.wait_logged_in(10)
+        assert runtime.login_error and "rejected" in runtime.login_error
+        assert len(fake_discord.requests_to("GET", "/users/@me")) == 1
+    finally:
+        await runtime.close()
+
+
+def test_redact_hides_webhook_and_interaction_tokens() -> None:
+    text = "POST https://discord.com/api/v10/webhooks/123456789012345678/AbC-def_123.x?wait=1 token=s3cret"
+    assert (
+        redact(text, "s3cret")
+        == "POST https://discord.com/api/v10/webhooks/123456789012345678/***?wait=1 token=***"
+    )
+    assert redact("/interactions/1/tok-en/callback") == "/interactions/1/***/callback"
+
+
+async def test_interaction_create_reaches_an_app_command(
+    fake_discord: FakeDiscord, discord_client: discord.Client
+) -> None:
+    """How the slash-commands issue tests commands: a CommandTree on the client, synced to the fake, and
+    INTERACTION_CREATE sent over the fake gateway; the callback is recorded on the FakeInteraction."""
+    tree = app_commands.CommandTree(discord_client)
+    seen: list[str] = []
+
+    @tree.command(name="echo", description="Say it back")
+    async def echo(interaction: discord.Interaction, text: str) -> None:
+        seen.append(text)
+        await interaction.response.send_message(f"you said {text}", ephemeral=True)
+        await interaction.followup.send("and a follow-up")
+
+    synced = await tree.sync()
+    assert [c.name for c in synced] == ["echo"]
+    assert fake_discord.commands[None][0]["options"][0]["name"] == "text"
+    member = fake_discord.add_member(500000000000000001, name="reader")
+    payload = fake_discord.command_interaction(
+        "echo", [{"name": "text", "type": 3, "value": "@everyone hi"}], user_id=member.id, channel_id=ALERTS
+    )
+    interaction = await fake_discord.send_interaction(payload)
+    async with asyncio.timeout(10):
+        await interaction.answered.wait()
+        await interaction.followed_up.wait()
+    assert seen == ["@everyone hi"]
+    assert interaction.callback["type"] == 4
+    assert interaction.callback["data"]["content"] == "you said @everyone hi"
+    assert interaction.callback["data"]["flags"] == 64  # ephemeral
+    assert interaction.followups[0]["content"] == "and a follow-up"

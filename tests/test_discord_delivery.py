@@ -1,0 +1,511 @@
+"""Outbox → worker → Discord sinks → discord.py's real HTTP code → the fake Discord, and back into the store.
+
+Nothing of ours is mocked: faults are injected at the network edge (the fake), crashes are simulated by
+cancelling the worker mid-send and starting a new store + client + worker on the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.deliver import Target
+from bot.deliver.discord.client import NewshoundClient
+from bot.deliver.discord.render import render_alert
+from bot.deliver.discord.sink import DiscordDelivery, DiscordSink, WebhookSink, nonce_for
+from bot.deliver.worker import DeliveryWorker
+from bot.model import Entry
+from bot.store import NewItem, PlannedAlert, PollRecord, Store, StoreThread
+from bot.summarise import Alert, AlertMatch
+from tests.conftest import ADMIN, ALERTS, OTHER, start_client, stop_client
+from tests.fakes.discord_server import READ_MESSAGE_HISTORY, FakeDiscord
+
+ROLE = "400000000000000001"
+OTHER_ROLE = "400000000000000002"
+SEND_TIMEOUT = 0.5
+_keys = itertools.count(1)
+
+
+def alert(title: str, **kw: Any) -> Alert:
+    base: dict[str, Any] = {
+        "feed": "levant-wire",
+        "feed_title": "Levant Wire",
+        "title": title,
+        "link": f"https://news.example/{title.replace(' ', '-')}",
+        "summary": f"{title}. Ships were seen in Tartus.",
+        "matches": (AlertMatch("bases", ("Tartus",), "high"),),
+        "severity": "high",
+        "highlights": ("Tartus",),
+        "published": "2025-03-01T12:30:00+00:00",
+        "source": "Reuters",
+    }
+    base.update(kw)
+    return Alert(**base)
+
+
+def enqueue(store: Store, target: Target, alerts: list[Alert], now: float) -> list[int]:
+    """Puts alerts in the outbox the way a poll does (one item per alert)."""
+    store.sync_feeds([("levant-wire", "http://127.0.0.1/feed.xml")], now)
+    items = []
+    for a in alerts:
+        key = f"urn:test:{next(_keys)}"
+        entry = Entry(key=key, title=a.title, link=a.link, summary=a.summary)
+        items.append(NewItem(entry=entry, verdict="alerted", reason="test", alerts=[PlannedAlert(target, a)]))
+    return store.record_poll(
+        PollRecord(feed="levant-wire", at=now, next_poll_at=now + 600, items=items)
+    ).alert_ids
+
+
+@dataclass
+class Rig:
+    """One "process": a store, a logged-in client, the sinks and a worker, on one database file."""
+
+    fake: FakeDiscord
+    db: Path
+    store: StoreThread
+    client: NewshoundClient | None
+    sink: DiscordDelivery
+    worker: DeliveryWorker
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def add(self, target: Target, *alerts: Alert) -> list[int]:
+        import time
+
+        now = time.time()
+        return await self.store.run(lambda s: enqueue(s, target, list(alerts), now))
+
+    async def row(self, alert_id: int) -> dict[str, Any]:
+        row = await self.store.run(lambda s: s.alert(alert_id))
+        assert row is not None
+        return row
+
+    async def rows(self, ids: list[int]) -> list[dict[str, Any]]:
+        return [await self.row(i) for i in ids]
+
+    def run(self) -> asyncio.Event:
+        stop = asyncio.Event()
+        self.tasks.append(asyncio.create_task(self.worker.run_forever(stop, idle=0.2)))
+        return stop
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.sink.close()
+        if self.client is not None:
+            await stop_client(self.client)
+        await self.store.close()
+
+
+async def make_rig(fake: FakeDiscord, db: Path, *, bot: bool = True, **worker: Any) -> Rig:
+    store = StoreThread(db)
+    await store.open()
+    client = await start_client(fake) if bot else None
+    if not bot:
+        from bot.deliver.discord.client import apply_endpoints
+
+        apply_endpoints(fake.api_base, fake.gateway_url)
+    channels = DiscordSink(client, admin_channel=ADMIN, timeout=SEND_TIMEOUT) if client else None
+    if channels is not None:
+        channels.logged_in.set()
+    webhooks = WebhookSink(
+        timeout=SEND_TIMEOUT, client=client, admin=channels.notify_admin if channels is not None else None
+    )
+    sink = DiscordDelivery(channels=channels, webhooks=webhooks)
+    worker.setdefault("backoff_base", 0.05)
+    worker.setdefault("backoff_max", 0.2)
+    return Rig(fake, db, store, client, sink, DeliveryWorker(store, sink, **worker))
+
+
+@pytest.fixture
+async def rig(fake_discord: FakeDiscord, tmp_path: Path) -> AsyncIterator[Rig]:
+    fake_discord.add_role(ROLE, name="analysts")
+    fake_discord.add_role(OTHER_ROLE, name="everyone-else")
+    r = await make_rig(fake_discord, tmp_path / "newshound.db")
+    try:
+        yield r
+    finally:
+        await r.close()
+
+
+CH = Target(channel=ALERTS)
+CH2 = Target(channel=OTHER)
+
+
+async def until(predicate: Callable[[], bool], within: float = 10.0) -> None:
+    """Waits (polling the fake's records) until ``predicate()`` holds."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - conditions span the fake and the store: poll
+            await asyncio.sleep(0.01)
+
+
+def titles(fake: FakeDiscord, channel: str) -> list[str]:
+    return [m["embeds"][0].get("title", "") for m in fake.channel_messages(channel)]
+
+
+# -- what arrives ----------------------------------------------------------------------------------
+
+
+async def test_alert_arrives_once_as_rendered_and_its_message_id_is_stored(rig: Rig) -> None:
+    a = alert("Russia reinforces Tartus naval base", mentions=(ROLE,))
+    (aid,) = await rig.add(CH, a)
+    report = await rig.worker.drain()
+    assert report.sent == 1 and report.failed == report.retried == 0
+    (msg,) = rig.fake.channel_messages(ALERTS)
+    rendered = render_alert(a)
+    assert {k: v for k, v in msg["embeds"][0].items() if k != "flags"} == rendered.embed
+    assert msg["content"] == f"<@&{ROLE}>"
+    (req,) = rig.fake.requests_to("POST", f"/channels/{ALERTS}/messages")
+    assert req.headers["Content-Type"] == "application/json"
+    assert req.json["allowed_mentions"] == {"parse": [], "roles": [int(ROLE)]}
+    row = await rig.row(aid)
+    assert (
+        req.json["nonce"] == msg["nonce"] == nonce_for(await _outbox(rig, aid)) and req.json["enforce_nonce"]
+    )
+    assert row["status"] == "sent" and row["message_id"] == msg["id"] and row["sending_at"] is None
+    assert await rig.worker.drain() == type(report)()  # nothing left
+
+
+async def _outbox(rig: Rig, alert_id: int) -> Any:
+    items = await rig.store.run(lambda s: s.pending_for(CH.key, 1e12, 1000))
+    row = await rig.row(alert_id)
+    from bot.model import OutboxAlert
+
+    return next(
+        (i for i in items if i.id == alert_id),
+        OutboxAlert(alert_id, CH, alert("x"), created_at=row["created_at"]),
+    )
+
+
+async def test_feed_text_full_of_mentions_pings_only_the_rules_roles(rig: Rig) -> None:
+    nasty = (
+        "@everyone @here <@123456789012345678> <@!123456789012345678> <@&400000000000000002> "
+        "<#300000000000000002>"
+    )
+    pinging = alert(nasty, summary=nasty, source=nasty, author=nasty, feed_title=nasty, mentions=(ROLE,))
+    quiet = alert(nasty + " 2", summary=nasty, mentions=())
+    await rig.add(CH, pinging, quiet)
+    await rig.worker.drain()
+    first, second = rig.fake.channel_messages(ALERTS)
+    assert first["mention_roles"] == [ROLE] and first["mentions"] == [] and first["mention_everyone"] is False
+    assert second["mention_roles"] == [] and second["mentions"] == [] and second["mention_everyone"] is False
+    assert "@everyone" not in first["content"] and "123456789012345678" not in first["content"]
+
+
+async def test_each_channel_gets_its_alerts_in_order(rig: Rig) -> None:
+    await rig.add(CH, *(alert(f"A{i}") for i in range(6)))
+    await rig.add(CH2, *(alert(f"B{i}") for i in range(4)))
+    await rig.worker.drain()
+    assert titles(rig.fake, ALERTS) == [f"A{i}" for i in range(6)]
+    assert titles(rig.fake, OTHER) == [f"B{i}" for i in range(4)]
+
+
+# -- rate limits -----------------------------------------------------------------------------------
+
+
+async def test_429_is_waited_out_without_holding_up_another_channel(rig: Rig) -> None:
+    rig.fake.rate_limit(channel=ALERTS, retry_after=0.6)
+    await rig.add(CH, alert("A0"), alert("A1"))
+    await rig.add(CH2, alert("B0"), alert("B1"), alert("B2"))
+    report = await rig.worker.drain()
+    assert report.sent == 5 and report.retried == 0
+    assert titles(rig.fake, ALERTS) == ["A0", "A1"] and titles(rig.fake, OTHER) == ["B0", "B1", "B2"]
+    posts = [r for r in rig.fake.requests if r.method == "POST"]
+    limited = next(i for i, r in enumerate(posts) if r.status == 429)
+    a_sent = next(i for i, r in enumerate(posts) if r.status == 200 and r.scope == f"channel:{ALERTS}")
+    b_sent = [i for i, r in enumerate(posts) if r.status == 200 and r.scope == f"channel:{OTHER}"]
+    # Every B message went out while A was still waiting for its rate limit to pass.
+    assert all(limited < i < a_sent for i in b_sent)
+
+
+async def test_429_longer_than_the_client_waits_becomes_a_stored_retry(rig: Rig) -> None:
+    import time
+
+    rig.fake.rate_limit(channel=ALERTS, retry_after=45.0)
+    (aid,) = await rig.add(CH, alert("A0"))
+    await rig.add(CH2, alert("B0"))
+    started = time.time()
+    report = await rig.worker.drain()
+    assert report.sent == 1 and report.retried == 1
+    assert titles(rig.fake, OTHER) == ["B0"] and titles(rig.fake, ALERTS) == []
+    row = await rig.row(aid)
+    assert row["status"] == "pending" and "rate limited" in row["error"]
+    assert row["next_attempt_at"] >= started + 44
+
+
+# -- outages ---------------------------------------------------------------------------------------
+
+
+async def test_5xx_is_retried_with_backoff_until_it_works(rig: Rig) -> None:
+    rig.fake.fail(channel=ALERTS, status=503, times=2)
+    (aid,) = await rig.add(CH, alert("A0"))
+    first = await rig.worker.drain()
+    assert first.retried == 1 and "503" in first.errors[0]
+    row = await rig.row(aid)
+    assert row["status"] == "pending" and row["attempts"] == 1 and row["next_attempt_at"] is not None
+    stop = rig.run()
+    await until(lambda: len(rig.fake.channel_messages(ALERTS)) == 1)
+    stop.set()
+    await until(lambda: rig.fake.requests_to("POST", f"/channels/{ALERTS}")[-1].status == 200)
+    assert titles(rig.fake, ALERTS) == ["A0"]
+    assert (await rig.row(aid))["status"] == "sent"
+
+
+async def test_a_500_is_retried_inside_discord_py(rig: Rig) -> None:
+    # discord.py itself retries 500/502/504 after a second; the sink sees a normal success.
+    rig.fake.fail(channel=ALERTS, status=500, times=1)
+    rig.sink.channels.timeout = 5.0  # type: ignore[union-attr]
+    await rig.add(CH, alert("A0"))
+    report = await rig.worker.drain()
+    assert report.sent == 1
+    assert [r.status for r in rig.fake.requests_to("POST", f"/channels/{ALERTS}")] == [500, 200]
+
+
+@pytest.mark.parametrize("mode", ["refuse", "hang", "5xx"])
+async def test_outage_then_recovery_loses_nothing_and_keeps_order(rig: Rig, mode: str) -> None:
+    await rig.fake.outage(mode)  # type: ignore[arg-type]
+    ids = await rig.add(CH, *(alert(f"A{i}") for i in range(4)))
+    ids += await rig.add(CH2, *(alert(f"B{i}") for i in range(3)))
+    stop = rig.run()
+    await until(lambda: all(r["error"] for r in _sync_rows(rig, [ids[0], ids[4]])))
+    more = await rig.add(CH, alert("A4"))
+    await rig.fake.recover()
+    await until(lambda: len(rig.fake.all_messages()) >= 8)
+    stop.set()
+    await asyncio.sleep(0.3)  # let anything (wrongly) still in flight land before counting
+    assert titles(rig.fake, ALERTS) == [f"A{i}" for i in range(5)]
+    assert titles(rig.fake, OTHER) == [f"B{i}" for i in range(3)]
+    assert {r["status"] for r in await rig.rows(ids + more)} == {"sent"}
+
+
+def _sync_rows(rig: Rig, ids: list[int]) -> list[dict[str, Any]]:
+    store = Store(rig.db)
+    try:
+        return [store.alert(i) or {} for i in ids]
+    finally:
+        store.db.close()
+
+
+async def test_timeout_after_discord_created_the_message_is_not_sent_twice(rig: Rig) -> None:
+    rig.fake.hang(channel=ALERTS, after_create=True)
+    (aid,) = await rig.add(CH, alert("A0"))
+    first = await rig.worker.drain()
+    assert first.retried == 1 and "did not answer" in first.errors[0]
+    assert len(rig.fake.channel_messages(ALERTS)) == 1
+    row = await rig.row(aid)
+    assert row["status"] == "pending" and row["sending_at"] is not None
+    await asyncio.sleep(0.1)
+    second = await rig.worker.drain()
+    assert second.sent == 1
+    (msg,) = rig.fake.channel_messages(ALERTS)
+    assert (await rig.row(aid))["message_id"] == msg["id"]
+
+
+@pytest.mark.parametrize("recognised_by", ["nonce", "history"])
+async def test_kill_between_send_and_mark_does_not_duplicate(
+    fake_discord: FakeDiscord, tmp_path: Path, recognised_by: str
+) -> None:
+    if recognised_by == "nonce":
+        # The bot cannot read history here: only Discord's nonce check can recognise the resend.
+        fake_discord.set_bot_overwrite(ALERTS, deny=READ_MESSAGE_HISTORY)
+    else:
+        # Discord's nonce window has passed (a long restart): only the history check can.
+        fake_discord.nonce_window = 0.0
+    db = tmp_path / "newshound.db"
+    first = await make_rig(fake_discord, db)
+    ids = await first.add(CH, alert("A0"), alert("A1"))
+    fake_discord.hang(channel=ALERTS, after_create=True)  # A0 reaches Discord, the answer never comes
+    stop = first.run()
+    await until(lambda: len(fake_discord.channel_messages(ALERTS)) == 1)
+    stop.set()
+    await first.close()  # the process dies: the worker is cancelled mid-send, nothing else is recorded
+    row = _sync_rows(first, [ids[0]])[0]
+    assert row["status"] == "pending" and row["sending_at"] is not None and row["message_id"] is None
+    fake_discord.release()
+
+    second = await make_rig(fake_discord, db)  # a new process on the same database
+    try:
+        report = await second.worker.drain()
+        assert report.sent == 2
+        assert titles(fake_discord, ALERTS) == ["A0", "A1"]
+        rows = await second.rows(ids)
+        assert [r["message_id"] for r in rows] == [m["id"] for m in fake_discord.channel_messages(ALERTS)]
+    finally:
+        await second.close()
+
+
+async def test_backoff_is_stored_and_survives_a_restart(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    db = tmp_path / "newshound.db"
+    first = await make_rig(fake_discord, db, backoff_base=30.0, backoff_max=60.0)
+    fake_discord.fail(channel=ALERTS, status=503, times=1)
+    (aid,) = await first.add(CH, alert("A0"))
+    await first.worker.drain()
+    due = (await first.row(aid))["next_attempt_at"]
+    await first.close()
+    second = await make_rig(fake_discord, db)
+    try:
+        assert (await second.worker.drain()).sent == 0  # still backing off after the restart
+        assert fake_discord.channel_messages(ALERTS) == []
+        await second.store.run(lambda s: s.db.execute("UPDATE alerts SET next_attempt_at = ?", [due - 60]))
+        assert (await second.worker.drain()).sent == 1
+    finally:
+        await second.close()
+
+
+# -- permanent errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "text"),
+    [
+        (403, 50001, "Missing Access"),
+        (403, 50013, "Missing Permissions"),
+        (404, 10003, "Unknown Channel"),
+        (400, 50035, "Invalid Form Body"),
+    ],
+)
+async def test_permanent_error_fails_once_and_tells_the_admin_once(
+    rig: Rig, status: int, code: int, text: str
+) -> None:
+    rig.fake.fail(channel=ALERTS, status=status, code=code, message=text, times=None)
+    ids = await rig.add(CH, alert("A0"), alert("A1"), alert("A2"))
+    await rig.add(CH2, alert("B0"))
+    report = await rig.worker.drain()
+    assert report.failed == 3 and report.sent == 1 and report.retried == 0
+    rows = await rig.rows(ids)
+    assert {r["status"] for r in rows} == {"failed"}
+    assert all(f"{status}" in r["error"] and text in r["error"] and str(code) in r["error"] for r in rows)
+    assert len(rig.fake.requests_to("POST", f"/channels/{ALERTS}/messages")) == 3  # one try each, no loop
+    (notice,) = rig.fake.channel_messages(ADMIN)
+    body = notice["embeds"][0]["description"]
+    assert f"channel:{ALERTS}" in body and text in body and "bases" in body
+    assert (await rig.worker.drain()).failed == 0
+    await rig.add(CH, alert("A3"))
+    assert (await rig.worker.drain()).failed == 1
+    assert len(rig.fake.channel_messages(ADMIN)) == 1  # same channel, same reason: not told again
+
+
+async def test_a_channel_that_disappears_is_reported(rig: Rig) -> None:
+    rig.fake.remove_channel(OTHER)
+    (aid,) = await rig.add(CH2, alert("B0"))
+    await rig.worker.drain()
+    row = await rig.row(aid)
+    assert row["status"] == "failed" and "10003" in row["error"] and "Unknown Channel" in row["error"]
+    assert f"channel:{OTHER}" in rig.fake.channel_messages(ADMIN)[0]["embeds"][0]["description"]
+
+
+# -- webhooks --------------------------------------------------------------------------------------
+
+
+async def test_webhook_delivery_with_feed_name_and_avatar_and_no_secret_in_logs(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = rig.fake.add_webhook(OTHER)
+    token = url.rsplit("/", 1)[1]
+    target = Target(webhook=url, username="Levant Wire (Discord mirror)", avatar="https://img.example/lw.png")
+    (aid,) = await rig.add(target, alert("W0", mentions=(ROLE,), summary="@everyone look"))
+    rig.fake.fail(webhook=url.split("/")[-2], status=403, code=50013, times=1)  # one error, logged
+    await rig.worker.drain()
+    await rig.store.run(lambda s: s.db.execute("UPDATE alerts SET status='pending', next_attempt_at=NULL"))
+    report = await rig.worker.drain()
+    assert report.sent == 1
+    (msg,) = rig.fake.channel_messages(OTHER)
+    hook_id = url.split("/")[-2]
+    assert msg["webhook_id"] == hook_id
+    assert msg["author"]["username"] == "Levant Wire ( mirror)"  # Discord refuses names with "discord"
+    assert msg["avatar_url"] == "https://img.example/lw.png"
+    assert msg["mention_roles"] == [ROLE] and msg["mention_everyone"] is False
+    post = rig.fake.requests_to("POST", f"/webhooks/{hook_id}/")[-1]
+    assert post.query["wait"] == "1"
+    assert (await rig.row(aid))["message_id"] == msg["id"]
+    assert token not in caplog.text
+    assert f"webhook:{hook_id}" in caplog.text  # the loggable name is used instead
+
+
+async def test_webhooks_work_without_a_bot_token(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    r = await make_rig(fake_discord, tmp_path / "newshound.db", bot=False)
+    try:
+        url = fake_discord.add_webhook(ALERTS)
+        await r.add(Target(webhook=url), alert("W0"))
+        assert (await r.worker.drain()).sent == 1
+        assert all("Authorization" not in q.headers for q in fake_discord.requests)
+        assert titles(fake_discord, ALERTS) == ["W0"]
+    finally:
+        await r.close()
+
+
+async def test_webhook_resend_after_a_lost_answer_is_recognised(rig: Rig) -> None:
+    url = rig.fake.add_webhook(OTHER)
+    hook_id = url.split("/")[-2]
+    rig.fake.hang(webhook=hook_id, after_create=True)
+    (aid,) = await rig.add(Target(webhook=url), alert("W0"))
+    assert (await rig.worker.drain()).retried == 1
+    assert len(rig.fake.channel_messages(OTHER)) == 1
+    await asyncio.sleep(0.1)
+    assert (await rig.worker.drain()).sent == 1
+    (msg,) = rig.fake.channel_messages(OTHER)
+    assert (await rig.row(aid))["message_id"] == msg["id"]
+
+
+# -- bursts ----------------------------------------------------------------------------------------
+
+
+async def test_a_burst_is_collapsed_into_one_digest(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    fake_discord.add_role(ROLE, name="analysts")
+    r = await make_rig(fake_discord, tmp_path / "newshound.db", burst_limit=3, burst_window=60.0)
+    try:
+        ids = await r.add(CH, *(alert(f"A{i}", mentions=(ROLE,) if i == 5 else ()) for i in range(8)))
+        await r.add(CH2, alert("B0"))
+        report = await r.worker.drain()  # `once`: the digest goes at once
+        assert report.sent == 9 and report.digests == 1
+        messages = fake_discord.channel_messages(ALERTS)
+        assert titles(fake_discord, ALERTS)[:3] == ["A0", "A1", "A2"]
+        assert len(messages) == 4 and titles(fake_discord, OTHER) == ["B0"]
+        digest = messages[3]
+        lines = digest["embeds"][0]["description"].splitlines()
+        assert [line.split("]", 1)[0] for line in lines] == [f"• [A{i}" for i in range(3, 8)]
+        assert "(https://news.example/A3)" in lines[0]
+        assert digest["mention_roles"] == [ROLE]  # a role ping inside the burst still pings
+        rows = await r.rows(ids)
+        assert [x["message_id"] for x in rows[3:]] == [digest["id"]] * 5
+        assert {x["status"] for x in rows} == {"sent"}
+    finally:
+        await r.close()
+
+
+async def test_while_running_a_burst_waits_for_its_window_then_sends_one_digest(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    r = await make_rig(fake_discord, tmp_path / "newshound.db", burst_limit=2, burst_window=0.6)
+    try:
+        stop = r.run()
+        await r.add(CH, *(alert(f"A{i}") for i in range(5)))
+        await until(lambda: len(fake_discord.channel_messages(ALERTS)) >= 2)
+        await r.add(CH, alert("A5"))  # arrives during the burst: joins the same digest
+        r.worker.wake()
+        await until(lambda: len(fake_discord.channel_messages(ALERTS)) >= 3)
+        stop.set()
+        messages = fake_discord.channel_messages(ALERTS)
+        assert len(messages) == 3, [m["embeds"][0].get("title") for m in messages]
+        assert messages[2]["embeds"][0]["title"] == "4 more alerts in the last minute"
+        assert len(messages[2]["embeds"][0]["description"].splitlines()) == 4
+    finally:
+        await r.close()
+
+
+async def test_worker_keeps_running_when_the_admin_channel_is_broken(rig: Rig) -> None:
+    rig.fake.remove_channel(ADMIN)
+    rig.fake.fail(channel=ALERTS, status=403, code=50001, message="Missing Access", times=None)
+    await rig.add(CH, alert("A0"))
+    await rig.add(CH2, alert("B0"))
+    report = await rig.worker.drain()
+    assert report.failed == 1 and report.sent == 1
+    assert rig.fake.requests_to("POST", f"/channels/{ADMIN}/messages")[-1].status == 404
