@@ -446,7 +446,10 @@ async def why(ctx: Context, link_or_guid: str) -> Reply:
             f"Seen {when(row.get('seen_at'), 'f')} ({when(row.get('seen_at'))}) in feed "
             f"**{escape(str(row.get('feed')))}**{published}."
         )
-        embed.add("Verdict", f"{VERDICTS.get(verdict, verdict)} — {plain(row.get('reason'), 700)}")
+        shown = VERDICTS.get(verdict, verdict)
+        if verdict in ("backfill", "too_old", "duplicate"):  # decided before or after the rules: say why
+            shown += f" — {plain(row.get('reason'), 700)}"
+        embed.add("Verdict", shown)
         outcomes = row.get("outcomes") or []
         named = {str(o.get("rule")) for o in outcomes}
         lines = [_outcome_line(o) for o in outcomes]
@@ -505,8 +508,8 @@ async def trend(ctx: Context, keyword: str, days: int | None = None) -> Reply:
     peak_day, peak = max(series, key=lambda d: d[1]) if series else ("", 0)
     text = f"**{escape(word)}**: {plural(total, 'matching item')} in the last {plural(n_days, 'day')}"
     text += f" (peak {peak} on {peak_day})." if peak else "."
+    # The chart is attached as a file (Discord shows it as an image under the embed).
     embed = Embed(title=trim(f"Trend: {one_line(word)}", 256), description=text, colour=COLOUR_INFO)
-    embed.image = "attachment://trend.png"
     embed.footer = "Items whose headline or summary holds the words, per UTC day."
     return Reply(embeds=[embed], files=[Attachment("trend.png", png, f"Daily items holding {word}")])
 

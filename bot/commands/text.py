@@ -12,8 +12,10 @@ from urllib.parse import quote, urlsplit
 
 from bot.commands.reply import URL_LIMIT, trim
 
-_MARKDOWN = re.compile(r"([\\*_~`|<>\[\]()@#:])")
-_LINE_START = re.compile(r"^([ \t]*)([-+>])", re.MULTILINE)
+_MARKDOWN = re.compile(r"([\\*_~`|<>\[\]@])")
+# "scheme://" would be auto-linked; "scheme\://" shows the same text but is not a link.
+_SCHEME = re.compile(r"(?<=[A-Za-z0-9+.-]):(?=//)")
+_LINE_START = re.compile(r"^([ \t]*)([-+>#])", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _BLANKS = re.compile(r"\s+")
 
@@ -37,6 +39,7 @@ def one_line(text: str | None) -> str:
 def escape(text: str | None) -> str:
     """``text`` shown literally by Discord: markdown, links, mentions, emoji and timestamps escaped."""
     text = _MARKDOWN.sub(r"\\\1", _CONTROL.sub("", text or ""))
+    text = _SCHEME.sub(r"\\:", text)
     return _LINE_START.sub(r"\1\\\2", text)
 
 
