@@ -6,96 +6,22 @@ mocked."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.commands.catalogue import CATALOGUE
 from bot.commands.chart import PNG_MAGIC
-from tests.conftest import ADMIN, ALERTS, OTHER, make_settings, write_rules
+from tests.conftest import ALERTS, OTHER
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord
-from tests.fakes.feed_host import FeedHost, rss
-from tests.fakes.slash_rig import SlashRig, start_rig, stop_rig
-
-ADMIN_USER = 500000000000000001
-MEMBER = 500000000000000002
-OTHER_MEMBER = 500000000000000003
-ADMIN_ROLE = 400000000000000010
-
-KEYWORDS = f"""
-# Newshound rules for the Syria desk.
-version: 1
-
-defaults:
-  channel: "{ALERTS}"   # the desk's channel
-  interval: 10m
-
-feeds:
-  # The wire we pay for.
-  - name: levant-wire
-    url: {{wire}}
-    tags: [syria]
-
-  - name: broken
-    url: {{broken}}
-
-rules:
-  # Both bases, every spelling.
-  - name: bases
-    description: Russia's bases at Tartus and Khmeimim
-    keywords: [Tartus, Tartous, Khmeimim]
-    exclude: [festival]     # the summer festival is noise
-    severity: high
-
-  - name: ports
-    keywords: [Latakia, Baniyas]
-    channel: "{OTHER}"
-"""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def items(n: int, word: str = "Tartus", age: int = 10) -> list[dict[str, object]]:
-    return [
-        {
-            "title": f"Report {i}: ships seen at {word}",
-            "link": f"https://news.example/{word.lower()}/{i}",
-            "guid": f"urn:{word}:{i}",
-            "description": f"Day {i} of observations near {word}.",
-            "published": now() - timedelta(minutes=age + i),
-        }
-        for i in range(n)
-    ]
+from tests.fakes.feed_host import FeedHost
+from tests.fakes.slash_rig import MEMBER, OTHER_MEMBER, SlashRig, desk_rig, start_rig, stop_rig
 
 
 @pytest.fixture
 async def rig(fake_discord: FakeDiscord, feed_host: FeedHost, tmp_path: Path) -> AsyncIterator[SlashRig]:
-    fake_discord.add_role(ADMIN_ROLE, name="newshound-admins")
-    fake_discord.add_member(ADMIN_USER, name="alice", roles=[ADMIN_ROLE])
-    fake_discord.add_member(MEMBER, name="bob")
-    fake_discord.add_member(OTHER_MEMBER, name="carol")
-    feed_host.set("/wire.xml", rss(items(12) + items(2, "festival Tartus", age=100), title="Levant Wire"))
-    feed_host.set("/broken.xml", "<html>gone</html>", status=503)
-    write_rules(
-        tmp_path / "keywords.yaml",
-        KEYWORDS.format(wire=feed_host.url("/wire.xml"), broken=feed_host.url("/broken.xml")),
-    )
-    settings = make_settings(
-        tmp_path,
-        DISCORD_TOKEN=fake_discord.token,
-        DISCORD_API_BASE=fake_discord.api_base,
-        DISCORD_GATEWAY_URL=fake_discord.gateway_url,
-        NEWSHOUND_ADMIN_CHANNEL=ADMIN,
-        NEWSHOUND_ADMIN_ROLE=str(ADMIN_ROLE),
-    )
-    r = await start_rig(fake_discord, settings)
-    try:
+    async with desk_rig(fake_discord, feed_host, tmp_path) as r:
         yield r
-    finally:
-        await stop_rig(r)
 
 
 # -- registration --------------------------------------------------------------------------------------

@@ -87,12 +87,13 @@ async def _commit(
                 actor, action, target, at=at, before=change.before, after=change.after, detail=detail
             )
         )
+    # Plain text: the admin channel shows notices verbatim.
+    stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     notice = (
-        f"🛠️ **{escape(ctx.actor.name)}** (<@{ctx.actor.id}>) ran `/{action}` on **{escape(target)}** "
-        f"{when(at)}"
-        + (f" — {escape(detail)}" if detail else "")
-        + "\n"
-        + diff_block(change.before, change.after, 1800)
+        f"{ctx.actor.label} ran /{action} on {target} at {stamp}"
+        + (f" ({detail})" if detail else "")
+        + ":\n"
+        + "\n".join(diff_lines(change.before, change.after))
     )
     try:
         await services.notify_admin(trim(notice, 2000))

@@ -263,8 +263,9 @@ def _remove(lines: list[str], item: _Item) -> list[str]:
         start -= 1
     end = item.end
     out = lines[:start] + lines[end:]
-    # Don't leave two blank lines where one separated the items.
-    if 0 < start < len(out) and not out[start - 1].strip() and not out[start].strip():
+    # Don't leave two blank lines where one separated the items, nor a blank line under the section key.
+    follows_gap = start == 0 or not out[start - 1].strip() or _TOP_KEY.match(out[start - 1])
+    if start < len(out) and not out[start].strip() and follows_gap:
         del out[start]
     elif 0 < start == len(out) and not out[start - 1].strip():
         del out[start - 1]  # the last item of the file: no blank line left at the end

@@ -6,10 +6,12 @@ Discord client would make Discord send them, and the bot's answers are read back
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,95 @@ from bot.app import App
 from bot.config import Settings
 from bot.deliver.discord.runtime import DiscordRuntime
 from bot.deliver.discord.slash import SlashCommands, install
+from tests.conftest import ADMIN, ALERTS, OTHER, make_settings, write_rules
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction
+from tests.fakes.feed_host import FeedHost, rss
+
+# -- the Syria desk: a keywords.yaml with comments, a wire feed, a broken feed, members ------------
+
+ADMIN_USER = 500000000000000001
+MEMBER = 500000000000000002
+OTHER_MEMBER = 500000000000000003
+ADMIN_ROLE = 400000000000000010
+
+KEYWORDS = f"""
+# Newshound rules for the Syria desk.
+version: 1
+
+defaults:
+  channel: "{ALERTS}"   # the desk's channel
+  interval: 10m
+
+feeds:
+  # The wire we pay for.
+  - name: levant-wire
+    url: {{wire}}
+    tags: [syria]
+
+  - name: broken
+    url: {{broken}}
+
+rules:
+  # Both bases, every spelling.
+  - name: bases
+    description: Russia's bases at Tartus and Khmeimim
+    keywords: [Tartus, Tartous, Khmeimim]
+    exclude: [festival]     # the summer festival is noise
+    severity: high
+
+  - name: ports
+    keywords: [Latakia, Baniyas]
+    channel: "{OTHER}"
+"""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def items(n: int, word: str = "Tartus", age: int = 10) -> list[dict[str, object]]:
+    return [
+        {
+            "title": f"Report {i}: ships seen at {word}",
+            "link": f"https://news.example/{word.lower()}/{i}",
+            "guid": f"urn:{word}:{i}",
+            "description": f"Day {i} of observations near {word}.",
+            "published": now() - timedelta(minutes=age + i),
+        }
+        for i in range(n)
+    ]
+
+
+@contextlib.asynccontextmanager
+async def desk_rig(
+    fake: FakeDiscord, feed_host: FeedHost, tmp_path: Path, **env: Any
+) -> AsyncIterator[SlashRig]:
+    """The desk, running: alice (admin role), bob and carol (plain members), 14 items on the wire."""
+    fake.add_role(ADMIN_ROLE, name="newshound-admins")
+    fake.add_member(ADMIN_USER, name="alice", roles=[ADMIN_ROLE])
+    fake.add_member(MEMBER, name="bob")
+    fake.add_member(OTHER_MEMBER, name="carol")
+    feed_host.set("/wire.xml", rss(items(12) + items(2, "festival Tartus", age=100), title="Levant Wire"))
+    feed_host.set("/broken.xml", "<html>gone</html>", status=503)
+    write_rules(
+        tmp_path / "keywords.yaml",
+        KEYWORDS.format(wire=feed_host.url("/wire.xml"), broken=feed_host.url("/broken.xml")),
+    )
+    values: dict[str, Any] = {
+        "DISCORD_TOKEN": fake.token,
+        "DISCORD_API_BASE": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "NEWSHOUND_ADMIN_CHANNEL": ADMIN,
+        "NEWSHOUND_ADMIN_ROLE": str(ADMIN_ROLE),
+    }
+    values.update(env)
+    settings = make_settings(tmp_path, **{k: v for k, v in values.items() if v is not None})
+    rig = await start_rig(fake, settings)
+    try:
+        yield rig
+    finally:
+        await stop_rig(rig)
+
 
 #: Option types (https://discord.com/developers/docs/interactions/application-commands)
 SUB, STRING, INTEGER, CHANNEL, ROLE = 1, 3, 4, 7, 8
