@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADMIN, ALERTS, OTHER
-from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord
+from tests.fakes.discord_server import MANAGE_GUILD, SEND_MESSAGES, FakeDiscord
 from tests.fakes.feed_host import FeedHost, rss
 from tests.fakes.slash_rig import ADMIN_USER, MEMBER, Answer, SlashRig, desk_rig, items, now
 
 ANALYSTS = 400000000000000020
 MANAGERS = 400000000000000021
 MANAGER = 500000000000000009
+READ_ONLY = "300000000000000005"  # the bot may read but not post here
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ async def rig(fake_discord: FakeDiscord, feed_host: FeedHost, tmp_path: Path) ->
     fake_discord.add_role(ANALYSTS, name="analysts")
     fake_discord.add_role(MANAGERS, name="managers", permissions=MANAGE_GUILD)
     fake_discord.add_member(MANAGER, name="dana", roles=[MANAGERS])
+    fake_discord.add_channel(READ_ONLY, name="read-only", bot_deny=SEND_MESSAGES)
     async with desk_rig(fake_discord, feed_host, tmp_path) as r:
         yield r
 
@@ -138,6 +140,21 @@ async def test_rule_add_channel_defaults_to_defaults_channel(rig: SlashRig) -> N
     assert text.endswith("  - name: quiet\n    keywords: [ceasefire]\n")
     shown = await rig.ask("rule show", {"name": "quiet"}, user=MEMBER)
     assert f"Posts to: <#{ALERTS}>" in shown.text
+
+
+async def test_rule_add_refuses_a_channel_the_bot_cannot_post_in(rig: SlashRig) -> None:
+    before = rig.keywords.read_bytes()
+    answer = await rig.ask(
+        "rule add",
+        {"name": "n", "keywords": "x", "channel": READ_ONLY},
+        user=ADMIN_USER,
+        resolved=resolved(rig.fake, READ_ONLY),
+    )
+    assert_private(answer)
+    assert answer.data["content"].startswith(
+        f"I cannot post in <#{READ_ONLY}>: I lack the Send Messages, Embed Links permissions there; pick another"
+    )
+    assert rig.keywords.read_bytes() == before
 
 
 # -- who may -------------------------------------------------------------------------------------------------

@@ -136,6 +136,12 @@ async def rule_add(
         raise BadArgument(
             f"`severity` must be one of {', '.join(SEVERITIES)}, not {severity!r}", example(cmd)
         )
+    if channel_id is not None:
+        problem = ctx.channel_problem(channel_id)
+        if problem:
+            raise BadArgument(
+                f"I cannot post in <#{channel_id}>: {problem}; pick another channel", example(cmd)
+            )
     if channel_id is None and not (config.defaults.channel or config.defaults.webhook):
         raise BadArgument(
             "keywords.yaml has no `defaults.channel`, so give the rule a `channel`", example(cmd)

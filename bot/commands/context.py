@@ -111,6 +111,8 @@ class Context:
     actor: Actor
     #: Called before slow work (a fetch, a chart, a file write): the Discord layer defers the interaction.
     defer: Callable[[], Awaitable[None]] = _no_defer
+    #: Why the bot could not post in a channel (``None`` when it can, or when this cannot be known).
+    channel_problem: Callable[[str], str | None] = lambda _channel: None
 
     @property
     def config(self) -> Config:

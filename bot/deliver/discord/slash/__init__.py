@@ -58,7 +58,7 @@ def install(
     client: NewshoundClient, services: Services, *, admin_role: str | None = None, sync: bool = True
 ) -> SlashCommands:
     """Puts the commands on ``client``; with ``sync``, registers them with Discord when it logs in."""
-    slash = SlashCommands(client, Bridge(services, admin_role=admin_role))
+    slash = SlashCommands(client, Bridge(services, admin_role=admin_role, client=client))
     if sync:
         client.on_setup(slash.sync)
     return slash

@@ -15,7 +15,8 @@ from discord import app_commands
 
 from bot.commands import Actor, CommandError, Context, Reply, Services, paging
 from bot.commands.reply import trim
-from bot.deliver.discord.client import redact
+from bot.deliver.discord.checks import ChannelUse
+from bot.deliver.discord.client import NewshoundClient, redact
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,11 @@ class Bridge:
     """Runs ``bot.commands`` functions for interactions. ``make_view`` builds page buttons (set by
     ``bot.deliver.discord.slash.install``)."""
 
-    def __init__(self, services: Services, *, admin_role: str | None = None) -> None:
+    def __init__(
+        self, services: Services, *, admin_role: str | None = None, client: discord.Client | None = None
+    ) -> None:
         self.services = services
+        self.client = client
         self.admin_role = admin_role.strip() if admin_role and admin_role.strip() else None
         self.make_view: Callable[[Reply], discord.ui.View | None] = lambda reply: None
 
@@ -81,7 +85,21 @@ class Bridge:
             if not interaction.response.is_done():
                 await interaction.response.defer(ephemeral=private, thinking=True)
 
-        return Context(self.services, self.actor(interaction), defer=defer)
+        return Context(
+            self.services, self.actor(interaction), defer=defer, channel_problem=self.channel_problem
+        )
+
+    def channel_problem(self, channel_id: str) -> str | None:
+        """Why the bot could not post in ``channel_id`` (from the guild cache), or None."""
+        if not isinstance(self.client, NewshoundClient):
+            return None
+        problems = self.client.channel_problems([ChannelUse(channel_id, "a slash command")])
+        if not problems:
+            return None
+        missing = problems[0].missing
+        if not missing:
+            return "I cannot see that channel"
+        return f"I lack the {', '.join(missing)} permission{'s' if len(missing) > 1 else ''} there"
 
     # -- running a command ------------------------------------------------------------------------
     async def run(
