@@ -18,8 +18,8 @@ from bot.deliver.worker import DeliveryWorker, DrainReport
 from bot.fetch import Fetcher
 from bot.parse.pool import ParsePool
 from bot.pipeline import Poller, PollReport, Ruleset
-from bot.rules.load import load_rules
 from bot.rules.model import Config
+from bot.rules.reload import RulesWatcher
 from bot.scheduler import PollScheduler
 from bot.store import StoreThread
 
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: On start-up, feeds already due are spread over this many seconds so they don't all fire together.
 START_SPREAD = 30.0
+#: How often keywords.yaml is looked at for edits while running (edits take effect within ~2 s).
+RULES_CHECK_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -71,6 +73,7 @@ class App:
         )
         self.pool = ParsePool()
         self._ruleset: Ruleset | None = None
+        self.rules_watcher: RulesWatcher[Ruleset] = RulesWatcher(settings.keywords, Ruleset.of)
         self.poller = Poller(
             store=self.store, fetcher=self.fetcher, parse=self.pool.parse, rules=self.ruleset, clock=clock
         )
@@ -96,14 +99,16 @@ class App:
         return self._ruleset
 
     async def start(self) -> None:
-        config = load_rules(self.settings.keywords)
+        config, ruleset = self.rules_watcher.load()
         await self.store.open()
         await self.fetcher.open()
-        await self.apply_config(config, spread=0.0)
+        await self.apply_config(config, spread=0.0, ruleset=ruleset)
 
-    async def apply_config(self, config: Config, *, spread: float = 0.0) -> None:
+    async def apply_config(
+        self, config: Config, *, spread: float = 0.0, ruleset: Ruleset | None = None
+    ) -> None:
         """Put ``config`` in force: swap the matcher and register its feeds in the store."""
-        self._ruleset = Ruleset.of(config)
+        self._ruleset = ruleset or Ruleset.of(config)
         now = self.clock()
         pairs = [(f.name, f.url) for f in config.feeds]
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
@@ -145,13 +150,15 @@ class App:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll on schedule and deliver continuously until ``stop`` is set."""
         config = self.ruleset().config
-        await self.apply_config(config, spread=START_SPREAD if len(config.feeds) > 1 else 0.0)
+        spread = START_SPREAD if len(config.feeds) > 1 else 0.0
+        await self.apply_config(config, spread=spread, ruleset=self.ruleset())
         self.scheduler = PollScheduler(
             due=self._due,
             poll=self._poll_and_wake,
             concurrency=self.settings.max_concurrent_fetches,
         )
         self.scheduler.start()
+        self.scheduler.add_job(self.reload_rules, RULES_CHECK_SECONDS, "rules-reload")
         worker = asyncio.create_task(self.worker.run_forever(stop), name="delivery")
         log.info(
             "newshound running: %d feed(s), %d rule(s), delivering to %s",
@@ -165,6 +172,20 @@ class App:
             await self.scheduler.shutdown(grace=5.0)
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)
+
+    async def reload_rules(self) -> None:
+        """Put an edited keywords.yaml in force; a broken edit is logged (and sent to the admin channel)
+        and the last good rules stay (see ``bot.rules.reload``)."""
+        try:
+            result = await asyncio.to_thread(self.rules_watcher.check)
+            if result is None:
+                return
+            if result.status == "reloaded" and result.config is not None and result.compiled is not None:
+                await self.apply_config(result.config, ruleset=result.compiled)
+            else:
+                await self.sink.notify_admin(result.message())
+        except Exception:
+            log.exception("reloading %s failed; the rules in force stay", self.settings.keywords)
 
     async def _due(self) -> list[str]:
         now = self.clock()

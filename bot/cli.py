@@ -1,6 +1,7 @@
 """The ``newshound`` command.
 
-Exit codes: 0 success, 1 the rules file has problems, 2 bad settings or usage.
+Exit codes: 0 success, 1 the rules file has problems, 2 bad settings or usage, 3 ``test-rule``: no rule
+fires.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newshound")
 
-EXIT_OK, EXIT_RULES, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_RULES, EXIT_USAGE, EXIT_NO_MATCH = 0, 1, 2, 3
+TEST_FIELDS = ("summary", "content", "link", "author", "source")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("once", help="poll every feed once, deliver what matched, exit")
     check = sub.add_parser("check", help="validate keywords.yaml and summarise it")
     check.add_argument("file", nargs="?", type=Path, help="rules file (default: NEWSHOUND_KEYWORDS)")
+    test = sub.add_parser(
+        "test-rule",
+        help="show which rules fire on some text and why, matched words marked (exit 0 fires, 3 none)",
+    )
+    test.add_argument("text", nargs="?", help="the item's title ('-' reads it from standard input)")
+    for name in TEST_FIELDS:
+        test.add_argument(f"--{name}", default="", metavar="TEXT", help=f"the item's {name}")
+    test.add_argument("--tag", action="append", default=[], help="an item tag (repeat for more)")
+    test.add_argument("--rules", type=Path, metavar="FILE", help="rules file (default: NEWSHOUND_KEYWORDS)")
+    test.add_argument("--feed", metavar="NAME", help="judge the item as coming from this feed")
+    test.add_argument("--all", action="store_true", help="list every rule with the reason it did not fire")
+    test.add_argument(
+        "--mark",
+        choices=("ansi", "stars", "brackets", "none"),
+        help="how matched words are marked (default: bold colour on a terminal, else **word**)",
+    )
     return parser
 
 
@@ -103,6 +122,46 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_RULES
     print("\n".join(summarise_config(config)))
     return EXIT_OK
+
+
+def cmd_test_rule(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.match import Matcher
+    from bot.match.explain import MARKS, explain
+    from bot.model import Entry
+    from bot.parse.normalise import html_to_text
+
+    title = sys.stdin.read() if args.text == "-" else (args.text or "")
+    fields = {name: getattr(args, name) for name in TEST_FIELDS}
+    if not title.strip() and not any(v.strip() for v in fields.values()) and not args.tag:
+        print('newshound test-rule: give some text, e.g. newshound test-rule "Tartus port"', file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_rules(args.rules or settings.keywords)
+    except RulesError as exc:
+        _print_problems(exc)
+        return EXIT_RULES
+    feed = None
+    if args.feed:
+        feed = config.feed(args.feed)
+        if feed is None:
+            names = ", ".join(f.name for f in config.feeds) or "none"
+            print(f"newshound test-rule: no feed named {args.feed!r} (feeds: {names})", file=sys.stderr)
+            return EXIT_USAGE
+    # Matching sees what the parse stage would hand on: HTML stripped, entities decoded.
+    entry = Entry(
+        key="test-rule",
+        title=html_to_text(title),
+        summary=html_to_text(fields["summary"]),
+        content=html_to_text(fields["content"]),
+        link=fields["link"].strip(),
+        author=html_to_text(fields["author"]),
+        source=html_to_text(fields["source"]),
+        tags=tuple(html_to_text(t) for t in args.tag if t.strip()),
+    )
+    outcomes = Matcher(config).match(entry, feed)
+    style = args.mark or ("ansi" if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else "stars")
+    print("\n".join(explain(entry, outcomes, config, mark=MARKS[style], verbose=args.all)))
+    return EXIT_OK if any(o.fired for o in outcomes) else EXIT_NO_MATCH
 
 
 #: How long ``once`` waits for the gateway (so the channel check runs) before delivering anyway.
@@ -227,6 +286,7 @@ def _with_rules(fn: Callable[[Settings], object]) -> Callable[[argparse.Namespac
 
 HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "check": cmd_check,
+    "test-rule": cmd_test_rule,
     "once": _with_rules(_once),
     "run": _with_rules(_run),
 }

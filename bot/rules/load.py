@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import re2
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.model import ENTRY_FIELDS
 from bot.rules.durations import DurationError, parse_duration
 from bot.rules.model import DEFAULT_FIELDS, SEVERITIES, Config, Defaults, Feed, Rule
+from bot.rules.regex import RegexError, compile_regex
+from bot.rules.terms import compile_term
+from bot.rules.text import fold
 
 TOP_KEYS = ("version", "defaults", "feeds", "rules")
 DEFAULT_KEYS = ("channel", "interval", "backfill", "max_age", "webhook")
@@ -92,6 +95,14 @@ def parse_rules(text: str, path: str = "keywords.yaml") -> Config:
     """Validate the YAML ``text`` (read from ``path``, used in messages). Raises ``RulesError``."""
     try:
         doc = yaml_loader().load(text)
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        key = re.search(r'duplicate key "([^"]*)"', exc.problem or "")
+        where = exc.context_mark
+        first = f" in the mapping that starts on line {where.line + 1}" if where is not None else ""
+        what = f"duplicate key {key.group(1)!r}{first}" if key else (exc.problem or "duplicate key")
+        raise RulesError([Problem(path, line, col, f"YAML: {what}")]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -120,16 +131,18 @@ class _Validator:
     @staticmethod
     def key_pos(node: CommentedMap, key: str) -> tuple[int, int]:
         try:
-            return tuple(node.lc.key(key))
-        except (KeyError, AttributeError, TypeError):
+            line, col = node.lc.key(key)
+        except (KeyError, AttributeError, TypeError, ValueError):
             return _node_pos(node)
+        return int(line), int(col)
 
     @staticmethod
     def value_pos(node: CommentedMap, key: str) -> tuple[int, int]:
         try:
-            return tuple(node.lc.value(key))
-        except (KeyError, AttributeError, TypeError):
+            line, col = node.lc.value(key)
+        except (KeyError, AttributeError, TypeError, ValueError):
             return _node_pos(node)
+        return int(line), int(col)
 
     # -- document ----------------------------------------------------------------------------------
     def document(self, doc: Any) -> Config:
@@ -277,6 +290,7 @@ class _Validator:
                 self.at(pos, f"{label} needs `keywords` or `regex`")
             all_terms = self.terms(item, "all", label)
             exclude = self.terms(item, "exclude", label)
+            self.contradictions(item, label, keywords, all_terms, exclude)
             fields = self.fields(item, label)
             feed_refs = self.feed_refs(item, label, feed_names, tags)
             channel = self.snowflake(item, "channel", f"{label} channel")
@@ -449,6 +463,15 @@ class _Validator:
         return value.strip()
 
     def str_list(self, node: CommentedMap, key: str, label: str, *, allow_empty: bool = False) -> list[str]:
+        return [v for _, v in self.str_items(node, key, label, allow_empty=allow_empty)]
+
+    def str_items(
+        self, node: CommentedMap, key: str, label: str, *, allow_empty: bool = False, quiet: bool = False
+    ) -> list[tuple[tuple[int, int], str]]:
+        """The valid entries of a list of text, each with its position in the file. ``quiet``: report
+        nothing (the list was checked already)."""
+        if quiet:
+            return _Validator(self.path).str_items(node, key, label, allow_empty=allow_empty)
         if key not in node:
             return []
         value = node[key]
@@ -465,47 +488,51 @@ class _Validator:
                 self.value_pos(node, key),
                 f"{label} is an empty list; remove it or add at least one entry",
             )
-        out: list[str] = []
+        out: list[tuple[tuple[int, int], str]] = []
         for i, v in enumerate(value):
+            pos = _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, key)
             if isinstance(v, bool) or not isinstance(v, str | int | float) or not str(v).strip():
-                pos = _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, key)
                 self.at(pos, f"{label}: entry {i + 1} must be non-empty text, not {v!r}")
             else:
-                out.append(str(v).strip())
+                out.append((pos, str(v).strip()))
         return out
 
     def terms(self, node: CommentedMap, key: str, label: str) -> list[str]:
-        terms = self.str_list(node, key, f"{label} {key}")
-        value = node.get(key)
-        for i, term in enumerate(terms):
+        items = self.str_items(node, key, f"{label} {key}")
+        for pos, term in items:
             problem = term_problem(term)
             if problem:
-                pos = _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, key)
                 self.at(pos, f"{label} {key}: {problem}")
-        return terms
+        return [t for _, t in items]
+
+    def contradictions(
+        self, item: CommentedMap, label: str, keywords: list[str], all_terms: list[str], exclude: list[str]
+    ) -> None:
+        """A term both wanted and excluded makes a rule whose every match is vetoed."""
+        wanted = {fold(t): key for key, terms in (("keywords", keywords), ("all", all_terms)) for t in terms}
+        for pos, t in self.str_items(item, "exclude", "", allow_empty=True, quiet=True):
+            if fold(t) in wanted:
+                self.at(
+                    pos,
+                    f"{label} exclude: {t!r} is also in `{wanted[fold(t)]}`; an item holding it would be "
+                    "excluded every time",
+                )
 
     def regexes(self, node: CommentedMap, label: str) -> list[str]:
-        patterns = self.str_list(node, "regex", f"{label} regex")
-        value = node.get("regex")
-        for i, pattern in enumerate(patterns):
+        items = self.str_items(node, "regex", f"{label} regex")
+        for pos, pattern in items:
             problem = regex_problem(pattern)
             if problem:
-                pos = (
-                    _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, "regex")
-                )
                 self.at(pos, f"{label} regex {pattern!r} is invalid: {problem}")
-        return patterns
+        return [p for _, p in items]
 
     def fields(self, node: CommentedMap, label: str) -> list[str]:
         if "fields" not in node:
             return list(DEFAULT_FIELDS)
-        fields = self.str_list(node, "fields", f"{label} fields")
-        value = node.get("fields")
-        for i, f in enumerate(fields):
+        items = self.str_items(node, "fields", f"{label} fields")
+        fields = [f for _, f in items]
+        for pos, f in items:
             if f not in ENTRY_FIELDS:
-                pos = (
-                    _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, "fields")
-                )
                 self.at(
                     pos,
                     f"{label} fields: unknown field {f!r}{_suggest(f, ENTRY_FIELDS)}"
@@ -514,10 +541,8 @@ class _Validator:
         return [f for f in fields if f in ENTRY_FIELDS] or list(DEFAULT_FIELDS)
 
     def feed_refs(self, node: CommentedMap, label: str, names: set[str], tags: set[str]) -> list[str]:
-        refs = self.str_list(node, "feeds", f"{label} feeds")
-        value = node.get("feeds")
-        for i, ref in enumerate(refs):
-            pos = _item_pos(value, i) if isinstance(value, CommentedSeq) else self.value_pos(node, "feeds")
+        items = self.str_items(node, "feeds", f"{label} feeds")
+        for pos, ref in items:
             if ref.startswith("tag:"):
                 if ref[4:] not in tags:
                     self.at(
@@ -526,7 +551,7 @@ class _Validator:
                     )
             elif ref not in names:
                 self.at(pos, f"{label} feeds: unknown feed {ref!r}{_suggest(ref, sorted(names))}")
-        return refs
+        return [r for _, r in items]
 
 
 def term_problem(term: str) -> str | None:
@@ -534,20 +559,25 @@ def term_problem(term: str) -> str | None:
     body = term[:-1] if term.endswith("*") else term
     if "*" in body:
         return f"{term!r}: '*' is only allowed at the end of a keyword (prefix match)"
-    if not any(ch.isalnum() for ch in body):
+    if compile_term(term) is None:
         return f"{term!r} has no letters or digits to match"
     return None
 
 
 def regex_problem(pattern: str) -> str | None:
-    """Why an RE2 pattern cannot be compiled, or None."""
-    options = re2.Options()
-    options.log_errors = False
+    """Why a ``regex`` pattern cannot be used, or None (see ``bot.rules.regex``)."""
+    controls = sorted({c for c in pattern if ord(c) < 32 and c not in "\t\n"})
+    if controls:
+        names = {"\b": "\\b (backspace)", "\f": "\\f", "\v": "\\v", "\a": "\\a", "\x1b": "\\e"}
+        which = ", ".join(names.get(c, repr(c)) for c in controls)
+        return (
+            f"it holds the control character {which}: inside double quotes YAML turns backslash escapes "
+            "into characters; write the pattern in single quotes, e.g. '\\bTartus\\b'"
+        )
     try:
-        re2.compile(pattern, options)
-    except re2.error as exc:
-        msg = exc.args[0] if exc.args else str(exc)
-        return msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+        compile_regex(pattern)
+    except RegexError as exc:
+        return str(exc)
     return None
 
 
@@ -568,6 +598,7 @@ def _node_pos(node: Any) -> tuple[int, int]:
 
 def _item_pos(seq: Any, i: int) -> tuple[int, int]:
     try:
-        return tuple(seq.lc.item(i))
-    except (KeyError, AttributeError, TypeError, IndexError):
+        line, col = seq.lc.item(i)
+    except (KeyError, AttributeError, TypeError, IndexError, ValueError):
         return _node_pos(seq)
+    return int(line), int(col)

@@ -1,0 +1,205 @@
+"""User regexes (``regex:`` in a rule): RE2 syntax, run on folded text, with Unicode-aware words.
+
+RE2 runs in time linear in the text, so no pattern can hang the bot. Its ``\\b``, ``\\B``, ``\\w`` and
+``\\W`` know only ASCII, which silently breaks patterns on Cyrillic or Arabic. Newshound therefore rewrites
+a pattern before compiling it:
+
+* Letters outside escapes are folded like the text (``Tartūs`` → ``tartus``; the match is
+  case-insensitive anyway), because patterns run on folded text — accents dropped, lower case — exactly
+  what keywords see. Classes that need capitals or accents, such as ``\\p{Lu}`` or ``[é]``, therefore
+  never match; write the plain letter.
+* ``\\w`` becomes ``[\\pL\\pN\\pM_]`` and ``\\W`` its complement (outside ``[...]``; inside a class
+  ``\\w`` is expanded too, ``\\W`` stays ASCII).
+* ``\\b`` and ``\\B`` become empty named groups; after RE2 finds a match, each group's position is checked
+  against Newshound's own word boundaries (``bot.rules.text.is_boundary``: letters, digits and marks
+  of every script are word characters; every character of a no-space script such as Han is a word of
+  its own). A match failing a check is dropped and the search goes on one character later. (RE2 picks a
+  single match per starting point, so in a pattern like ``\\bfoo\\b|foobar`` an alternative that RE2 did
+  not pick is not tried.)
+
+``\\d`` stays ASCII: folding turns every decimal digit into an ASCII one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from bot.rules.text import fold, is_boundary
+
+__all__ = ["CompiledRegex", "RegexError", "compile_regex", "translate"]
+
+_GROUP = "nh_b"
+_WORD = r"\pL\pN\pM_"
+
+
+class RegexError(ValueError):
+    pass
+
+
+def _options() -> Any:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    return options
+
+
+def translate(pattern: str) -> tuple[str, tuple[tuple[str, bool], ...]]:
+    """(RE2 pattern, boundary checks): each check is (group name, True for ``\\b`` / False for ``\\B``)."""
+    out: list[str] = []
+    checks: list[tuple[str, bool]] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    class_start = -1
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if nxt in "pPx" and i + 2 < n and pattern[i + 2] == "{":
+                close = pattern.find("}", i + 2)
+                end = n if close < 0 else close + 1
+                out.append(pattern[i:end])
+                i = end
+                continue
+            if nxt == "Q":
+                close = pattern.find("\\E", i + 2)
+                end = n if close < 0 else close
+                out.append("\\Q" + fold(pattern[i + 2 : end]))
+                if close >= 0:
+                    out.append("\\E")
+                    end += 2
+                i = end
+                continue
+            if nxt in "pP" and i + 2 < n:  # \pL, \PN: one-letter class names
+                out.append(pattern[i : i + 3])
+                i += 3
+                continue
+            if nxt in "bB" and not in_class:
+                name = f"{_GROUP}{len(checks)}"
+                checks.append((name, nxt == "b"))
+                out.append(f"(?P<{name}>)")
+            elif nxt == "w":
+                out.append(_WORD if in_class else f"[{_WORD}]")
+            elif nxt == "W" and not in_class:
+                out.append(f"[^{_WORD}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]" and i > class_start:
+                in_class = False
+                out.append(ch)
+            elif ch == "[" and pattern.startswith("[:", i):
+                close = pattern.find(":]", i + 2)
+                end = n if close < 0 else close + 2
+                out.append(pattern[i:end])
+                i = end
+                continue
+            else:
+                out.append(fold(ch) or ch)
+            i += 1
+            continue
+        if ch == "[":
+            in_class = True
+            out.append(ch)
+            i += 1
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            # A ']' right after '[' or '[^' is a literal member of the class.
+            class_start = i
+            continue
+        if ch == "(" and pattern.startswith("(?", i):
+            # Flags and group syntax pass through untouched: (?i) (?P<name> (?:
+            close = pattern.find(">", i) if pattern.startswith(("(?P<", "(?<"), i) else -1
+            if close >= 0:
+                out.append(pattern[i : close + 1])
+                i = close + 1
+                continue
+            out.append("(?")
+            i += 2
+            continue
+        out.append(fold(ch) if ch.isalpha() or not ch.isascii() else ch)
+        i += 1
+    return "".join(out), tuple(checks)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRegex:
+    pattern: str  # as written
+    translated: str
+    checks: tuple[tuple[int, bool], ...]  # (group number, True for \\b / False for \\B)
+    regex: Any  # re2._Regexp
+
+    def finditer(self, folded: str) -> Iterator[tuple[int, int]]:
+        """(start, end) of each match in ``folded`` that passes its word-boundary checks."""
+        pos = 0
+        n = len(folded)
+        while pos <= n:
+            m = self.regex.search(folded, pos)
+            if m is None:
+                return
+            start, end = m.span()
+            if all(is_boundary(folded, m.start(group)) == want for group, want in self.checks):
+                if end > start:
+                    yield start, end
+                pos = end if end > start else end + 1
+            else:
+                pos = start + 1
+
+
+def compile_regex(pattern: str) -> CompiledRegex:
+    """``pattern`` translated and compiled. Raises ``RegexError`` with RE2's message."""
+    if any(name.startswith(_GROUP) for name in _group_names(pattern)):
+        raise RegexError(f"group names starting with {_GROUP!r} are reserved")
+    translated, checks = translate(pattern)
+    try:
+        rx = re2.compile(translated, _options())
+    except re2.error as exc:
+        # Say what is wrong in terms of the pattern as written, when RE2 rejects that too.
+        raise RegexError(_original_error(pattern) or _message(exc)) from None
+    if rx.fullmatch("") is not None:
+        raise RegexError("it matches empty text, so it would match every item")
+    groups = tuple((int(rx.groupindex[name]), want) for name, want in checks)
+    return CompiledRegex(pattern, translated, groups, rx)
+
+
+def _original_error(pattern: str) -> str | None:
+    try:
+        re2.compile(pattern, _options())
+    except re2.error as exc:
+        return _message(exc)
+    return None
+
+
+def _message(exc: Exception) -> str:
+    msg = exc.args[0] if exc.args else str(exc)
+    return msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+
+
+def _group_names(pattern: str) -> list[str]:
+    names = []
+    for opener in ("(?P<", "(?<"):
+        start = pattern.find(opener)
+        while start >= 0:
+            close = pattern.find(">", start)
+            if close < 0:
+                break
+            names.append(pattern[start + len(opener) : close])
+            start = pattern.find(opener, close)
+    return names
+
+
+def regex_set(compiled: list[CompiledRegex]) -> Any | None:
+    """One RE2 set of every pattern: which of them can match a text, found in a single pass."""
+    if not compiled:
+        return None
+    s = re2.Set.SearchSet(_options())
+    for c in compiled:
+        s.Add(c.translated)
+    s.Compile()
+    return s

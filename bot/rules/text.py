@@ -1,0 +1,384 @@
+"""Text for matching: folding (case, width, accents, script variants) and splitting into words.
+
+Folding works one character at a time, so every folded character maps back to the character of the
+original text it came from (``fold_with_offsets``): hits are found in folded text and reported as spans of
+the text the reader saw. ``fold(fold(s)) == fold(s)`` for every string.
+
+What folding does to a character, in order:
+
+* Invisible format characters (soft hyphen, zero-width joiners, bidi marks, variation selectors) vanish, so
+  ``Tar\\u00adtus`` is ``tartus``; a zero-width space becomes a space.
+* Compatibility forms become their plain form (NFKD/NFKC): full-width ``ＴＡＲＴＵＳ``, ligatures ``ﬁ``,
+  Arabic presentation forms, circled and superscript digits.
+* Diacritics are dropped: Latin (``Tartūs`` = ``tartus``, ``Hméimim`` = ``hmeimim``), Greek tonos and
+  dialytika, Hebrew points, Arabic harakat, shadda and the hamza/madda carried by alef, waw and ya
+  (``أ إ آ`` → ``ا``, ``ؤ`` → ``و``, ``ئ`` → ``ي``). Two exceptions keep meaning intact: the Cyrillic breve
+  stays (``й`` and ``ў`` are letters of their own, ``ё`` folds to ``е``), and marks that are vowels or
+  voicing in other scripts (Devanagari, Thai, Japanese dakuten …) stay.
+* Case is folded with Unicode full case folding: ``ß`` = ``ss``, Greek final ``ς`` = ``σ``.
+* Arabic script: alef wasla ``ٱ`` → ``ا``, alef maqsura ``ى`` → ``ي``, taa marbuta ``ة`` → ``ه`` (``حماة`` =
+  ``حماه``), tatweel ``ـ`` vanishes, Persian ``ی``/``ک`` → Arabic ``ي``/``ك``.
+* Latin letters without a decomposition that writers often replace: ``ı ł ø đ ħ æ œ ð þ`` → ``i l o d h ae
+  oe d th``.
+* Every decimal digit becomes an ASCII digit (``٣٠٠`` = ``300``).
+
+Words (``words``): a word is a run of letters, digits and (kept) combining marks. Everything else —
+spaces, punctuation, symbols, the underscore — separates words, so ``Tartus,`` ``Tartus's`` ``#Tartus``
+``(Tartus)`` ``Tartus-based`` all hold the word ``tartus``. Scripts written without spaces between words
+(Han, Hiragana, Katakana, Hangul, Thai, Lao, Khmer, Myanmar) have no word boundaries to find, so each of
+their characters is a word of its own: a keyword in those scripts matches wherever its characters appear in
+that order.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import cache, lru_cache
+
+__all__ = [
+    "fold",
+    "fold_char",
+    "fold_with_offsets",
+    "is_boundary",
+    "is_nospace",
+    "is_word_char",
+    "spaced",
+    "word_spans",
+    "word_spans_iter",
+    "words",
+]
+
+# Combining marks that are diacritics (dropped). Other marks (Indic vowel signs, Thai vowels and tones,
+# kana voicing marks …) are part of the letter and stay.
+_DIACRITIC_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0300, 0x036F),  # combining diacritical marks (Latin, Greek, Cyrillic accents)
+    (0x0483, 0x0489),  # Cyrillic titlo and friends
+    (0x0591, 0x05BD),  # Hebrew cantillation and points
+    (0x05BF, 0x05BF),
+    (0x05C1, 0x05C2),
+    (0x05C4, 0x05C5),
+    (0x05C7, 0x05C7),
+    (0x0610, 0x061A),  # Arabic honorific signs
+    (0x064B, 0x065F),  # Arabic harakat, shadda, sukun, hamza above/below, madda
+    (0x0670, 0x0670),  # superscript alef
+    (0x06D6, 0x06DC),  # Quranic annotation
+    (0x06DF, 0x06E4),
+    (0x06E7, 0x06E8),
+    (0x06EA, 0x06ED),
+    (0x08D3, 0x08E1),
+    (0x08E3, 0x08FF),
+    (0x1AB0, 0x1AFF),  # combining diacritical marks extended
+    (0x1DC0, 0x1DFF),  # combining diacritical marks supplement
+    (0x20D0, 0x20FF),  # combining marks for symbols
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFE20, 0xFE2F),  # combining half marks
+    (0xE0100, 0xE01EF),  # variation selectors supplement
+)
+
+# Scripts written without spaces between words: every character is a word of its own.
+_NOSPACE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0E00, 0x0E7F),  # Thai
+    (0x0E80, 0x0EFF),  # Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1100, 0x11FF),  # Hangul jamo
+    (0x1780, 0x17FF),  # Khmer
+    (0x2E80, 0x2FDF),  # CJK radicals
+    (0x3005, 0x3007),  # 々 〆 〇
+    (0x3021, 0x3029),  # Hangzhou numerals
+    (0x3031, 0x3035),  # kana repeat marks
+    (0x3038, 0x303C),
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3100, 0x312F),  # Bopomofo
+    (0x3130, 0x318F),  # Hangul compatibility jamo
+    (0x31A0, 0x31BF),
+    (0x31F0, 0x31FF),
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xA960, 0xA97F),  # Hangul jamo extended A
+    (0xAC00, 0xD7FF),  # Hangul syllables, jamo extended B
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana (folded to full width anyway)
+    (0xFFA0, 0xFFDC),  # half-width Hangul
+    (0x1B000, 0x1B16F),  # kana supplement and extensions
+    (0x20000, 0x3FFFF),  # CJK extensions B and later
+)
+
+_EXPLICIT: dict[str, str] = {
+    "\u0671": "\u0627",  # ٱ alef wasla → ا
+    "\u0649": "\u064a",  # ى alef maqsura → ي
+    "\u0629": "\u0647",  # ة taa marbuta → ه
+    "\u06cc": "\u064a",  # ی Farsi yeh → ي
+    "\u06a9": "\u0643",  # ک keheh → ك
+    "\u06be": "\u0647",  # ھ heh doachashmee → ه
+    "\u0640": "",  # ـ tatweel
+    "\u200b": " ",  # zero-width space separates words
+    "ı": "i",
+    "ł": "l",
+    "ø": "o",
+    "đ": "d",
+    "ħ": "h",
+    "æ": "ae",
+    "œ": "oe",
+    "ð": "d",
+    "þ": "th",
+    "ŀ": "l",
+}
+
+_CYRILLIC_BREVE = "\u0306"
+
+
+def _in_ranges(cp: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(lo <= cp <= hi for lo, hi in ranges)
+
+
+def _is_diacritic(ch: str) -> bool:
+    return _in_ranges(ord(ch), _DIACRITIC_RANGES)
+
+
+def _step(text: str) -> str:
+    """One pass of the per-character folding described in the module docstring."""
+    out: list[str] = []
+    for ch in text:
+        if ch in _EXPLICIT:
+            out.append(_EXPLICIT[ch])
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cf" or (category == "Mn" and _is_diacritic(ch)):
+            continue
+        if category[0] == "S":  # symbols stay symbols (™ must not become the letters TM), case folded
+            out.append(ch.casefold())
+            continue
+        if category == "Nd":
+            out.append(str(unicodedata.decimal(ch)))
+            continue
+        decomposed = unicodedata.normalize("NFKD", ch)
+        kept = []
+        for i, mark in enumerate(decomposed):
+            if _is_diacritic(mark):
+                cyrillic_base = i > 0 and 0x0400 <= ord(decomposed[0]) <= 0x04FF
+                if not (mark == _CYRILLIC_BREVE and cyrillic_base):
+                    continue
+            kept.append(mark)
+        folded = unicodedata.normalize("NFC", "".join(kept)).casefold()
+        out.append("".join(_EXPLICIT.get(c, c) for c in folded))
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+@lru_cache(maxsize=65536)
+def fold_char(ch: str) -> str:
+    """``ch`` folded (see module docstring): zero, one or more characters, each of which folds to itself."""
+    if ch.isascii():
+        return ch.lower()
+    current = ch
+    for _ in range(8):
+        nxt = "".join(_step(c) for c in current)
+        if nxt == current:
+            return current
+        current = nxt
+    return current  # pragma: no cover - no Unicode character needs more than a few passes
+
+
+# -- fast folding ------------------------------------------------------------------------------------------
+# fold(text) == "".join(fold_char(c) for c in text). Doing that character by character in Python is slow,
+# so: characters whose fold differs from plain ``str.casefold`` ("special" ones) are replaced first, then
+# the whole string is case-folded in C. That is exact because case folding works per character and the
+# replacement of a special character already folds to itself.
+
+# Blocks scanned once (on first use) for characters that fold exactly like ``str.casefold``. Anything
+# outside them is treated as special, which is always correct, only slower.
+_SCAN_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x2FFF),
+    (0x3000, 0x33FF),
+    (0xFB00, 0xFFFF),
+)
+# Blocks known to fold like str.casefold throughout (checked by the tests).
+_PLAIN_RANGES: tuple[tuple[int, int], ...] = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7A3))
+
+
+def _ranges_class(cps: list[int]) -> str:
+    """A regex character class body for the sorted code points ``cps``."""
+    parts: list[str] = []
+    start = prev = -2
+    for cp in cps:
+        if cp == prev + 1:
+            prev = cp
+            continue
+        if start >= 0:
+            parts.append(_range(start, prev))
+        start = prev = cp
+    if start >= 0:
+        parts.append(_range(start, prev))
+    return "".join(parts)
+
+
+def _range(lo: int, hi: int) -> str:
+    return f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}"
+
+
+@cache
+def _tables() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(special characters, characters that do not fold to exactly one character), as regexes."""
+    plain: list[int] = []
+    unit: list[int] = []
+    for lo, hi in _SCAN_RANGES:
+        for cp in range(lo, hi + 1):
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+            ch = chr(cp)
+            folded = fold_char(ch)
+            if folded == ch.casefold():
+                plain.append(cp)
+            if len(folded) == 1:
+                unit.append(cp)
+    for lo, hi in _PLAIN_RANGES:
+        plain.extend(range(lo, hi + 1))
+        unit.extend(range(lo, hi + 1))
+    plain.sort()
+    unit.sort()
+    return re.compile(f"[^{_ranges_class(plain)}]"), re.compile(f"[^{_ranges_class(unit)}]")
+
+
+def fold(text: str) -> str:
+    """``text`` folded for comparison (see module docstring). Idempotent."""
+    if text.isascii():
+        return text.lower()
+    special = _tables()[0]
+    # One str.replace per distinct special character is much cheaper than a callback per occurrence.
+    for ch in set(special.findall(text)):
+        text = text.replace(ch, fold_char(ch))
+    return text.casefold()
+
+
+def fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """(``fold(text)``, offsets) where ``offsets[i]`` is the index in ``text`` of folded character ``i``;
+    ``offsets`` has one extra element, ``len(text)``, so an end index maps too."""
+    folded = fold(text)
+    if text.isascii():
+        return folded, list(range(len(text) + 1))
+    offsets: list[int] = []
+    pos = 0
+    for m in _tables()[1].finditer(text):
+        i = m.start()
+        offsets.extend(range(pos, i))
+        offsets.extend([i] * len(fold_char(text[i])))
+        pos = i + 1
+    offsets.extend(range(pos, len(text) + 1))
+    return folded, offsets
+
+
+# -- words -------------------------------------------------------------------------------------------------
+
+
+@cache
+def _classes() -> tuple[str, str]:
+    """(class body of combining marks outside no-space scripts, class body of no-space word characters)."""
+    marks: list[int] = []
+    nospace: list[int] = []
+    for cp in range(0x10000):
+        cat = unicodedata.category(chr(cp))
+        word = cat[0] in "LNM"
+        if word and _in_ranges(cp, _NOSPACE_RANGES):
+            nospace.append(cp)
+        elif cat[0] == "M":
+            marks.append(cp)
+    # Only the Basic Multilingual Plane is listed character by character: Python's ``re`` looks up such a
+    # class in a table, while every range beyond it is tried one by one. Beyond it, kana extensions and
+    # CJK ideographs are no-space letters; combining marks of historic scripts there count as separators.
+    astral = _range(0x1B000, 0x1B16F) + _range(0x20000, 0x3FFFF)
+    return _ranges_class(marks), _ranges_class(nospace) + astral
+
+
+@cache
+def _sep_re() -> re.Pattern[str]:
+    marks, _ = _classes()
+    # Neither a word character (letter, digit, mark) nor a plain space: punctuation, symbols and every
+    # other kind of whitespace. (The underscore, which ``\\w`` counts as a word character, is replaced by a
+    # space beforehand.)
+    return re.compile(f"[^\\w{marks} ]")
+
+
+@cache
+def _nospace_re() -> re.Pattern[str]:
+    return re.compile(f"[{_classes()[1]}]+")
+
+
+@cache
+def _word_run_re() -> re.Pattern[str]:
+    marks, nospace = _classes()
+    return re.compile(f"[{nospace}]+|(?:[^\\W_{nospace}]|[{marks}])+")
+
+
+@cache
+def _word_char_re() -> re.Pattern[str]:
+    marks, nospace = _classes()
+    return re.compile(f"[^\\W_]|[{marks}{nospace}]")
+
+
+_ASCII_SEP = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
+_NON_SPACE = re.compile(r"\S+")
+
+
+def _blank(folded: str) -> str:
+    """``folded`` with every separator character (whitespace included) replaced by a space (same
+    length)."""
+    if folded.isascii():
+        return folded.translate(_ASCII_SEP)
+    return _sep_re().sub(" ", folded.replace("_", " "))
+
+
+def spaced(folded: str) -> str:
+    """``folded`` with every separator replaced by a space, and runs of no-space script characters set
+    apart by spaces, so that ``spaced(folded).split()`` are its words."""
+    text = _blank(folded)
+    if not text.isascii():
+        nospace = _nospace_re()
+        if nospace.search(text):
+            text = nospace.sub(r" \g<0> ", text)
+    return text
+
+
+def words(folded: str) -> list[str]:
+    """The words of already folded text, in order. A run of characters of a no-space script (e.g. Han)
+    is one entry here; keywords in those scripts are matched inside such runs."""
+    return spaced(folded).split()
+
+
+def word_spans(folded: str) -> list[tuple[int, int]]:
+    """(start, end) in ``folded`` of each entry of ``words(folded)``."""
+    return list(word_spans_iter(folded))
+
+
+def word_spans_iter(folded: str) -> Iterator[tuple[int, int]]:
+    """``word_spans``, lazily: callers that need only the first few words stop early."""
+    if folded.isascii():
+        return (m.span() for m in _ASCII_WORD.finditer(folded))
+    blank = _blank(folded)
+    spans = (m.span() for m in _NON_SPACE.finditer(blank))
+    if not _nospace_re().search(blank):
+        return spans
+    run = _word_run_re()
+    return ((m.start(), m.end()) for a, b in spans for m in run.finditer(folded, a, b))
+
+
+def is_word_char(ch: str) -> bool:
+    """True for letters, digits and combining marks (of folded text)."""
+    return bool(_word_char_re().match(ch))
+
+
+def is_nospace(ch: str) -> bool:
+    """True for a character of a script written without spaces (each such character is a word)."""
+    return bool(_nospace_re().fullmatch(ch))
+
+
+def is_boundary(folded: str, pos: int) -> bool:
+    """True when a word starts or ends at ``pos`` in ``folded`` (the Unicode-aware ``\\b``)."""
+    left = folded[pos - 1] if pos > 0 else ""
+    right = folded[pos] if pos < len(folded) else ""
+    lw = bool(left) and is_word_char(left)
+    rw = bool(right) and is_word_char(right)
+    if lw != rw:
+        return True
+    return lw and rw and (is_nospace(left) or is_nospace(right))
