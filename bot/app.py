@@ -113,13 +113,20 @@ class App:
         pairs = [(f.name, f.url) for f in config.feeds]
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
 
+    async def apply_edit(self, config: Config) -> None:
+        """Put rules just written by a slash command in force: compiled off the event loop (a large rule set
+        takes a moment), then swapped in. (The file watcher then finds the same content and reloads it once
+        more; that is harmless.)"""
+        ruleset = await asyncio.to_thread(Ruleset.of, config)
+        await self.apply_config(config, ruleset=ruleset)
+
     def command_services(self) -> Services:
         """What slash commands use: the store, the rules in force, the keywords.yaml editor's target and
         ``apply_config`` (so an edit is in force at once), the feed probe and the admin channel."""
         return Services(
             store=self.store,
             rules=self.ruleset,
-            apply_config=self.apply_config,
+            apply_config=self.apply_edit,
             keywords=self.settings.keywords,
             probe_feed=lambda url: probe_feed(self.fetcher, self.pool.parse, url),
             notify_admin=self.sink.notify_admin,

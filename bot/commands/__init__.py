@@ -7,7 +7,7 @@ Discord. ``catalogue.CATALOGUE`` lists every command and option.
 
 * ``answers`` — for everyone: search, latest, rule list/show/test, feed list, why, trend, status, help
 * ``admin`` — for admins: rule add/remove/pause/resume, feed add/remove, audit
-* ``edits`` — keywords.yaml edits that keep comments; ``paging`` — page buttons that survive restarts
+* ``paging`` — page buttons that survive restarts (keywords.yaml is edited by ``bot.rules.writer``)
 """
 
 from bot.commands.context import Actor, BadArgument, CommandError, Context, FeedProbe, NotAllowed, Services

@@ -1,9 +1,10 @@
 """Commands for admins: edit rules and feeds in keywords.yaml, read the audit log.
 
-Every edit: checked here first (one sentence + an example when an argument is wrong), written through
-``bot.commands.edits`` (comments kept, validated, atomic), put in force at once (``apply_config``), recorded
-in the audit log (who, when, before → after) and posted to the admin channel. Replies are ephemeral.
-Each command checks the actor is an admin itself, whatever the Discord layer already checked.
+Every edit is checked here first (one sentence + an example when an argument is wrong), then written by
+``bot.rules.writer`` (only the lines concerned change; validated; atomic; never over a hand edit), put in
+force at once (``apply_config``), recorded in the audit log (who, when, before → after) and posted to the
+admin channel. Replies are ephemeral. Each command checks the actor is an admin itself, whatever the
+Discord layer already checked.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.commands import args, edits
+from bot.commands import args
 from bot.commands.catalogue import example
 from bot.commands.context import BadArgument, CommandError, Context
 from bot.commands.reply import COLOUR_ADMIN, Embed, Pager, Reply, pages_of, trim
 from bot.commands.text import channel_mention, code, escape, plain, role_mention, when
+from bot.rules import writer
 from bot.rules.durations import format_duration
 from bot.rules.model import SEVERITIES
 
@@ -66,19 +68,27 @@ def diff_block(before: dict[str, Any] | None, after: dict[str, Any] | None, limi
     return f"```diff\n{body}\n```"
 
 
+def _reason(exc: writer.WriteError) -> str:
+    """The writer's reason, with the loader's first problem (without the file:line prefix)."""
+    reason = exc.reason.rstrip(".")
+    if exc.problems:
+        reason += f" ({exc.problems[0].message})"
+    return reason
+
+
 # -- the edit pipeline -------------------------------------------------------------------------------
 
 
 async def _commit(
-    ctx: Context, action: str, target: str, edit: Callable[[Path], edits.Change], detail: str = ""
-) -> edits.Change:
+    ctx: Context, action: str, target: str, edit: Callable[[Path], writer.Change], detail: str = ""
+) -> writer.Change:
     services = ctx.services
     await ctx.defer()
     async with services.edit_lock:
         try:
             change = await asyncio.to_thread(edit, services.keywords)
-        except edits.EditError as exc:
-            raise CommandError(f"Nothing was changed: {exc}.") from None
+        except writer.WriteError as exc:
+            raise CommandError(f"Nothing was changed: {_reason(exc)}.") from None
         await services.apply_config(change.config)
         at = ctx.now()
         actor = ctx.actor.label
@@ -102,7 +112,7 @@ async def _commit(
     return change
 
 
-def _done(title: str, change: edits.Change, note: str = "") -> Reply:
+def _done(title: str, change: writer.Change, note: str = "") -> Reply:
     embed = Embed(title=title, colour=COLOUR_ADMIN, description=note)
     embed.add("keywords.yaml", diff_block(change.before, change.after))
     embed.footer = "In force now · recorded in /audit"
@@ -155,7 +165,8 @@ async def rule_add(
         "severity": level,
         "mention": [role] if role else [],
     }
-    change = await _commit(ctx, cmd, rule_name, lambda p: edits.add_rule(p, rule))
+    rule = {k: v for k, v in rule.items() if v not in (None, [])}  # unset options are left out
+    change = await _commit(ctx, cmd, rule_name, lambda p: writer.add_rule(p, rule))
     where = (
         channel_mention(channel_id or config.defaults.channel)
         if (channel_id or config.defaults.channel)
@@ -172,7 +183,7 @@ async def rule_add(
 async def rule_remove(ctx: Context, name: str) -> Reply:
     ctx.require_admin("/rule remove")
     rule = args.rule(ctx, name, command="rule remove")
-    change = await _commit(ctx, "rule remove", rule.name, lambda p: edits.remove_rule(p, rule.name))
+    change = await _commit(ctx, "rule remove", rule.name, lambda p: writer.remove_rule(p, rule.name))
     return _done(f"Rule {rule.name} removed", change, "It no longer fires. Its past alerts stay searchable.")
 
 
@@ -198,7 +209,7 @@ async def rule_pause(ctx: Context, name: str, duration: str | None = None) -> Re
         changes = {"paused_until": _iso(until), "enabled": None}
         note = f"It will not fire until {when(until, 'f')} ({when(until)})."
         detail = f"for {format_duration(seconds)}"
-    change = await _commit(ctx, cmd, rule.name, lambda p: edits.update_rule(p, rule.name, changes), detail)
+    change = await _commit(ctx, cmd, rule.name, lambda p: writer.update_rule(p, rule.name, changes), detail)
     return _done(f"Rule {rule.name} paused", change, note)
 
 
@@ -209,7 +220,7 @@ async def rule_resume(ctx: Context, name: str) -> Reply:
     if not paused:
         raise CommandError(f"Rule {code(rule.name)} is not paused; nothing was changed.")
     changes = {"enabled": None, "paused_until": None}
-    change = await _commit(ctx, "rule resume", rule.name, lambda p: edits.update_rule(p, rule.name, changes))
+    change = await _commit(ctx, "rule resume", rule.name, lambda p: writer.update_rule(p, rule.name, changes))
     return _done(f"Rule {rule.name} resumed", change, "It fires again on items polled from now on.")
 
 
@@ -253,7 +264,8 @@ async def feed_add(
         "tags": labels,
     }
     detail = f"“{title}”, {items} item(s) when added" if title or items else ""
-    change = await _commit(ctx, cmd, feed_name, lambda p: edits.add_feed(p, feed), detail)
+    feed = {k: v for k, v in feed.items() if v not in (None, [])}
+    change = await _commit(ctx, cmd, feed_name, lambda p: writer.add_feed(p, feed), detail)
     about = (
         f"“{escape(title)}”, {items} item{'s' if items != 1 else ''} in it now. " if (title or items) else ""
     )
@@ -274,7 +286,7 @@ async def feed_remove(ctx: Context, name: str) -> Reply:
             f"Nothing was changed: rule(s) {', '.join(code(u) for u in users)} watch feed "
             f"{code(feed.name)} by name. Remove it from their `feeds` in keywords.yaml first."
         )
-    change = await _commit(ctx, cmd, feed.name, lambda p: edits.remove_feed(p, feed.name))
+    change = await _commit(ctx, cmd, feed.name, lambda p: writer.remove_feed(p, feed.name))
     return _done(f"Feed {feed.name} removed", change, "It is no longer polled. Its items stay searchable.")
 
 

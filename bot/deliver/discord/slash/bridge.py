@@ -181,9 +181,13 @@ class Bridge:
         elif isinstance(original, app_commands.CheckFailure):
             text = "You cannot use that command here."
         else:
-            where = interaction.command.qualified_name if interaction.command else "a component"
+            if interaction.command is not None:
+                where = f"/{interaction.command.qualified_name}"
+            else:
+                data: dict[str, Any] = dict(interaction.data or {})
+                where = f"component {str(data.get('custom_id', '?'))[:100]}"
             log.error(
-                "/%s by %s failed: %s",
+                "%s by %s failed: %s",
                 where,
                 interaction.user.id if interaction.user else "?",
                 redact(repr(original))[:500],
