@@ -14,8 +14,8 @@ from bot.commands.catalogue import CATALOGUE
 from bot.commands.chart import PNG_MAGIC
 from tests.conftest import ALERTS, OTHER
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord
-from tests.fakes.feed_host import FeedHost
-from tests.fakes.slash_rig import MEMBER, OTHER_MEMBER, SlashRig, desk_rig, start_rig, stop_rig
+from tests.fakes.feed_host import FeedHost, rss
+from tests.fakes.slash_rig import MEMBER, OTHER_MEMBER, SlashRig, desk_rig, now, start_rig, stop_rig
 
 
 @pytest.fixture
@@ -237,3 +237,43 @@ async def test_admin_by_permission_sees_help_without_the_note(rig: SlashRig) -> 
     owner = await rig.ask("help")  # the guild owner: every permission
     assert "You are not an admin" not in owner.text
     assert MANAGE_GUILD  # (the fake computes permissions like Discord)
+
+
+# -- hostile feed text stays within Discord's limits and pings no one ----------------------------------
+
+
+async def test_enormous_hostile_items_fit_discords_limits_in_every_answer(
+    rig: SlashRig, feed_host: FeedHost
+) -> None:
+    evil = "@everyone **Tartus** <@123456789012345678> [x](https://evil.example) `code` " * 60
+    feed_host.set(
+        "/wire.xml",
+        rss(
+            [
+                {
+                    "title": f"{i} {evil}",
+                    "link": f"https://news.example/long/{i}?" + "q=1&" * 300,
+                    "guid": f"urn:long:{i}",
+                    "description": evil * 5,
+                    "published": now(),
+                }
+                for i in range(12)
+            ],
+            title="Levant Wire " + "x" * 500,
+        ),
+    )
+    await rig.poll()
+    answers = [
+        await rig.ask("search", {"query": "tartus everyone"}, user=MEMBER),
+        await rig.ask("latest", {"count": 50}, user=MEMBER),
+        await rig.ask("why", {"link": "urn:long:3"}, user=MEMBER),
+        await rig.ask("feed list", user=MEMBER),
+        await rig.ask("rule test", {"text": evil[:1500]}, user=MEMBER),
+    ]
+    for answer in answers:
+        assert answer.type == 4 and not answer.ephemeral, answer.text[:300]  # not an error
+        assert answer.data["allowed_mentions"] == {"parse": []}
+        assert rig.fake.rejected == []  # the fake checks every Discord limit (sizes, 25 fields, 6,000 total)
+        assert "@everyone" not in answer.text.replace("\\@everyone", "")
+        assert "<@123456789012345678>" not in answer.text
+    assert len(answers[0].data["embeds"][0]["fields"]) == 8

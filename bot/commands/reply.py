@@ -167,6 +167,26 @@ class Reply:
     def fitted_content(self) -> str:
         return trim(self.content, CONTENT_LIMIT)
 
+    def fitted_embeds(self) -> list[dict[str, Any]]:
+        """At most 10 embeds in Discord's wire shape, each within its limits and all of them together
+        within the 6,000 characters a message may hold (trailing fields, then embeds, are dropped)."""
+        embeds = [e.fitted() for e in self.embeds[:10]]
+
+        def excess() -> int:
+            return sum(e.size() for e in embeds) - EMBED_TOTAL_LIMIT
+
+        while excess() > 0:
+            last = embeds[-1]
+            if last.fields:
+                last.fields.pop()
+            elif len(embeds) > 1:
+                embeds.pop()
+            else:
+                keep = len(last.description) - excess()
+                last.description = trim(last.description, keep) if keep > 1 else ""
+                break
+        return [e.to_dict() for e in embeds]
+
 
 def pages_of(total: int, per_page: int) -> int:
     return max(1, -(-total // per_page))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import logging
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 CommandFn = Callable[Concatenate[Context, P], Awaitable[Reply]]
+
+#: Seconds a command may take before its interaction is deferred anyway (Discord allows 3).
+AUTO_DEFER = 2.0
 
 SOMETHING_WENT_WRONG = (
     "Something went wrong on my side while answering that; it has been logged. Try again in a moment, and "
@@ -81,9 +85,12 @@ class Bridge:
         )
 
     def context(self, interaction: discord.Interaction[Any], *, private: bool = False) -> Context:
+        lock = asyncio.Lock()  # the command and the auto-defer may both want to defer
+
         async def defer() -> None:
-            if not interaction.response.is_done():
-                await interaction.response.defer(ephemeral=private, thinking=True)
+            async with lock:
+                if not interaction.response.is_done():
+                    await interaction.response.defer(ephemeral=private, thinking=True)
 
         return Context(
             self.services, self.actor(interaction), defer=defer, channel_problem=self.channel_problem
@@ -114,7 +121,14 @@ class Bridge:
         private = bool(command is not None and getattr(command, "extras", {}).get("private"))
         ctx = self.context(interaction, private=private)
         started = time.monotonic()
-        reply = await fn(ctx, *args, **kwargs)
+        # Discord waits 3 s for an answer: whatever the command, if it is still busy after AUTO_DEFER
+        # (a store busy with a large poll, say), say "thinking…" first.
+        task = asyncio.ensure_future(fn(ctx, *args, **kwargs))
+        try:
+            await asyncio.wait_for(asyncio.shield(task), AUTO_DEFER)
+        except TimeoutError:
+            await ctx.defer()
+        reply = await task
         if private:
             reply.ephemeral = True
         reply = await paging.remember(ctx, reply)
@@ -137,7 +151,7 @@ class Bridge:
     def message_kwargs(self, reply: Reply, *, with_files: bool = True) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "content": reply.fitted_content() or None,
-            "embeds": [discord.Embed.from_dict(e.to_dict()) for e in reply.embeds[:10]],
+            "embeds": [discord.Embed.from_dict(e) for e in reply.fitted_embeds()],
             "allowed_mentions": discord.AllowedMentions.none(),
         }
         view = self.make_view(reply)
