@@ -21,7 +21,7 @@ def size(e: dict[str, object]) -> int:
 
 def test_many_big_embeds_fit_6000_characters_together() -> None:
     embeds = []
-    for i in range(4):
+    for _ in range(4):
         e = Embed(title="t" * 400, description="d " * 3000, footer="f" * 3000)
         for j in range(30):
             e.add(f"name {j} " * 60, "value " * 400)
