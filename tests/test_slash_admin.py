@@ -195,6 +195,28 @@ async def test_manage_server_or_the_admin_role_makes_an_admin(rig: SlashRig) -> 
     assert [e["actor"] for e in rig.audit()] == [f"dana ({MANAGER})", f"alice ({ADMIN_USER})"]
 
 
+async def test_the_admin_role_may_be_given_by_name(
+    fake_discord: FakeDiscord, feed_host: FeedHost, tmp_path: Path
+) -> None:
+    async with desk_rig(fake_discord, feed_host, tmp_path, NEWSHOUND_ADMIN_ROLE="newshound-admins") as rig:
+        allowed = await rig.ask("rule pause", {"name": "ports"}, user=ADMIN_USER)
+        assert allowed.data["embeds"][0]["title"] == "Rule ports paused"
+        refused = await rig.ask("rule resume", {"name": "ports"}, user=MEMBER)
+        assert "or the role newshound-admins" in refused.data["content"]
+
+
+async def test_without_an_admin_role_discord_hides_audit_from_non_admins(
+    fake_discord: FakeDiscord, feed_host: FeedHost, tmp_path: Path
+) -> None:
+    async with desk_rig(fake_discord, feed_host, tmp_path, NEWSHOUND_ADMIN_ROLE=None) as rig:
+        by_name = {c["name"]: c for c in rig.fake.commands[None]}
+        assert int(by_name["audit"]["default_member_permissions"]) == MANAGE_GUILD
+        assert by_name["rule"]["default_member_permissions"] is None  # /rule list is for everyone
+        # …but the check in code is what counts: a member sending it anyway is refused.
+        refused = await rig.ask("audit", user=MEMBER)
+        assert refused.ephemeral and refused.data["content"].startswith("Only admins can do that")
+
+
 # -- bad arguments -------------------------------------------------------------------------------------------
 
 

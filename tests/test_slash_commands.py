@@ -231,6 +231,8 @@ async def test_autocomplete_offers_rule_and_feed_names(rig: SlashRig) -> None:
     assert answer.interaction.callback["data"]["choices"] == [{"name": "ports", "value": "ports"}]
     everything = await rig.ask("search", {"query": "x", "rule": ""}, user=MEMBER, kind=4, focused="rule")
     assert [c["value"] for c in everything.interaction.callback["data"]["choices"]] == ["bases", "ports"]
+    feeds = await rig.ask("feed remove", {"name": "wire"}, user=MEMBER, kind=4, focused="name")
+    assert feeds.interaction.callback["data"]["choices"] == [{"name": "levant-wire", "value": "levant-wire"}]
 
 
 async def test_admin_by_permission_sees_help_without_the_note(rig: SlashRig) -> None:
