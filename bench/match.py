@@ -7,7 +7,9 @@
 keywords are made-up place names (10 per rule; one in ten a two-word phrase, one in ten a ``prefix*``,
 every rule with one ``exclude`` term and every fifth with an ``all`` term), items are 2 KB of made-up
 prose of which about one in ten mentions a keyword. Three kinds of item are timed: ASCII English-like
-text, Latin with accents, and a mix of Cyrillic and Arabic.
+text, Latin with accents, and a mix of Cyrillic and Arabic. Each figure is the best of five short runs, so
+that other work on the machine does not count against the matcher. Items go through ``Matcher.match``
+exactly as the poller calls it (title, summary and content; one outcome per rule).
 """
 
 from __future__ import annotations
@@ -107,22 +109,28 @@ def make_items(config: Config, kind: str, count: int, seed: int = 11) -> list[En
     return items
 
 
-def _throughput(matcher: Matcher, items: list[Entry], seconds: float) -> float:
+def _throughput(matcher: Matcher, items: list[Entry], seconds: float, repeat: int = 5) -> float:
+    """Items per second: the best of ``repeat`` runs of about ``seconds / repeat`` each (like ``timeit``,
+    so that other work on the machine does not count against the matcher)."""
     for e in items[:50]:
         matcher.match(e)  # warm caches
-    done = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for e in items:
-            matcher.match(e)
-        done += len(items)
-        now = time.perf_counter()
-        if now >= deadline:
-            return done / (now - start)
+    best = 0.0
+    for _ in range(repeat):
+        done = 0
+        start = time.perf_counter()
+        deadline = start + seconds / repeat
+        while True:
+            for e in items:
+                matcher.match(e)
+            done += len(items)
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, done / (now - start))
+    return best
 
 
-def run(sizes: tuple[int, ...] = SIZES, items: int = 1000, seconds: float = 1.0) -> list[Row]:
+def run(sizes: tuple[int, ...] = SIZES, items: int = 500, seconds: float = 1.5) -> list[Row]:
     """Measure every size; one row each."""
     rows = []
     for n in sizes:

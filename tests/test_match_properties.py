@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bot.match import Matcher
 from bot.model import Entry
 from bot.rules.model import Config, Defaults, Rule
-from bot.rules.text import fold, fold_char, fold_with_offsets, word_spans, words
+from bot.rules.text import fold, fold_char, fold_with_offsets, is_word_char, spaced, word_spans, words
 
 SCRIPTS = {
     "latin": "abcdefghijklmnopqrstuvwxyzéüñçåø",
@@ -78,6 +78,17 @@ def test_fast_folding_equals_character_by_character(text: str) -> None:
 def test_word_spans_agree_with_words(text: str) -> None:
     folded = fold(text)
     assert [folded[a:b] for a, b in word_spans(folded)] == words(folded)
+
+
+@FAST
+@given(st.text())
+def test_separators_are_exactly_the_non_word_characters(text: str) -> None:
+    folded = fold(text)
+    blank = " " + spaced(folded) + " "
+    for w in words(folded):
+        assert all(is_word_char(c) for c in w), w
+    kept = "".join(c for c in folded if is_word_char(c))
+    assert "".join(blank.split()) == kept
 
 
 @FAST

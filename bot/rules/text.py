@@ -292,11 +292,30 @@ def _classes() -> tuple[str, str]:
 
 @cache
 def _sep_re() -> re.Pattern[str]:
-    marks, _ = _classes()
-    # Neither a word character (letter, digit, mark) nor a plain space: punctuation, symbols and every
-    # other kind of whitespace. (The underscore, which ``\\w`` counts as a word character, is replaced by a
-    # space beforehand.)
-    return re.compile(f"[^\\w{marks} ]")
+    """Separators of the Basic Multilingual Plane: neither letter, digit nor mark, and not a plain space
+    (punctuation, symbols, the underscore, every other kind of whitespace). Listed one by one, so that
+    ``re`` looks each character up in a table instead of asking for its category."""
+    seps = [
+        cp
+        for cp in range(0x10000)
+        if cp != 0x20 and not 0xD800 <= cp <= 0xDFFF and unicodedata.category(chr(cp))[0] not in "LNM"
+    ]
+    return re.compile(f"[{_ranges_class(seps)}]")
+
+
+@cache
+def _astral_sep_re() -> re.Pattern[str]:
+    """Separators beyond the BMP: not a letter or digit (combining marks there count as separators, see
+    ``_classes``), outside the no-space ranges (kana supplement, CJK extensions)."""
+    seps = [
+        cp
+        for cp in range(0x10000, 0x20000)
+        if unicodedata.category(chr(cp))[0] not in "LN" and not 0x1B000 <= cp <= 0x1B16F
+    ]
+    return re.compile(f"[{_ranges_class(seps)}{_range(0x40000, 0x10FFFF)}]")
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @cache
@@ -326,7 +345,10 @@ def _blank(folded: str) -> str:
     length)."""
     if folded.isascii():
         return folded.translate(_ASCII_SEP)
-    return _sep_re().sub(" ", folded.replace("_", " "))
+    text = _sep_re().sub(" ", folded)
+    if _ASTRAL.search(text):
+        text = _astral_sep_re().sub(" ", text)
+    return text
 
 
 def spaced(folded: str) -> str:
