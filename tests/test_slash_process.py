@@ -83,6 +83,10 @@ async def test_run_registers_commands_and_a_rule_added_from_discord_fires_withou
         assert interaction.followups[-1]["embeds"][0]["title"] == "Rule ships added"
         assert "  - name: ships\n    keywords: [corvette]\n" in (tmp_path / "keywords.yaml").read_text()
 
+        # A poll already under way when the rule was added judges what it fetches by the rules it started
+        # with; two more fetches of the feed mean every later poll started after the edit.
+        seen = feed_host.hits("/wire.xml")
+        await until(lambda: feed_host.hits("/wire.xml") >= seen + 2)
         # The next poll (interval 1s) alerts through the new rule.
         feed_host.set(
             "/wire.xml",
