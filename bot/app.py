@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot import __version__
 from bot.cadence import interval_warnings
+from bot.commands import Services
 from bot.config import Settings
 from bot.deliver import Sink
 from bot.deliver.console import ConsoleSink
@@ -19,6 +21,7 @@ from bot.fetch import Fetcher
 from bot.match import Matcher
 from bot.parse.pool import MatchedFeed, ParsePool
 from bot.pipeline import Poller, PollReport, Ruleset
+from bot.probe import describe_feed
 from bot.rules.model import Config, Feed
 from bot.rules.reload import RulesWatcher
 from bot.scheduler import PollScheduler
@@ -141,6 +144,28 @@ class App:
         if ruleset is not self._ruleset:  # the rules changed since this poll began: match here instead
             return await self.pool.parse(body, url, headers), None
         return await self.pool.parse_and_match(body, url, headers, feed, now)
+
+    async def apply_edit(self, config: Config) -> None:
+        """Put rules just written by a slash command in force: compiled off the event loop (a large rule set
+        takes a moment), then swapped in. (The file watcher then finds the same content and reloads it once
+        more; that is harmless.)"""
+        ruleset = await asyncio.to_thread(Ruleset.of, config)
+        await self.apply_config(config, ruleset=ruleset)
+
+    def command_services(self) -> Services:
+        """What slash commands use: the store, the rules in force, the keywords.yaml editor's target and
+        ``apply_config`` (so an edit is in force at once), the feed probe and the admin channel."""
+        return Services(
+            store=self.store,
+            rules=self.ruleset,
+            apply_config=self.apply_edit,
+            keywords=self.settings.keywords,
+            probe_feed=lambda url: describe_feed(url, fetcher=self.fetcher, parse=self.pool.parse),
+            notify_admin=self.sink.notify_admin,
+            clock=self.clock,
+            version=__version__,
+            started_at=self.started_at,
+        )
 
     async def poll_all(self) -> list[PollReport]:
         """Poll every configured feed once, concurrently: at most ``max_concurrent_fetches`` polls in

@@ -150,6 +150,12 @@ def jittered(delay: float, rng: random.Random | None = None) -> float:
 # -- failure ---------------------------------------------------------------------------------------------
 
 
+def doubling(step: int, start: float, cap: float) -> float:
+    """Exponential backoff, the one formula for every retry in the bot (feeds, alerts, notices):
+    ``start`` × 2^``step``, at most ``cap``."""
+    return float(min(cap, start * float(2 ** min(max(step, 0), 30))))
+
+
 def failure_delay(
     interval: float | None,
     consecutive_failures: int,
@@ -161,9 +167,9 @@ def failure_delay(
 
     ``base`` is the adaptive interval the feed had reached (fixed intervals use ``interval``)."""
     start = interval if interval is not None else min(base or AUTO_DEFAULT, AUTO_DEFAULT)
-    n = max(0, consecutive_failures - 1)
-    delay = min(MAX_BACKOFF, start * float(2 ** min(n, 30)))
-    delay = max(delay, start)  # never poll a failing feed more often than a healthy one
+    delay = max(
+        doubling(consecutive_failures - 1, start, MAX_BACKOFF), start
+    )  # never poll a failing feed more often than a healthy one
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
     return delay

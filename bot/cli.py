@@ -443,6 +443,10 @@ async def _run(settings: Settings) -> int:
         if runtime is not None:
             runtime.on_ready(app.worker.recover)
             app.on_rules_reloaded.append(runtime.recheck_channels)
+            if runtime.client is not None:
+                from bot.deliver.discord.slash import install
+
+                install(runtime.client, app.command_services(), admin_role=settings.admin_role)
             await runtime.start()
 
             async def stop_on_rejected_token(rt: DiscordRuntime) -> None:

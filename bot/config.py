@@ -41,6 +41,7 @@ class Settings(BaseSettings):
         False
     )
     admin_channel: Annotated[str | None, Field(validation_alias=_env("NEWSHOUND_ADMIN_CHANNEL"))] = None
+    admin_role: Annotated[str | None, Field(validation_alias=_env("NEWSHOUND_ADMIN_ROLE"))] = None
     log_level: Annotated[str, Field(validation_alias=_env("NEWSHOUND_LOG_LEVEL"))] = "INFO"
     max_body_mb: Annotated[float, Field(validation_alias=_env("NEWSHOUND_MAX_BODY_MB"), gt=0, le=1024)] = 10.0
     fetch_timeout: Annotated[float, Field(validation_alias=_env("NEWSHOUND_FETCH_TIMEOUT"), gt=0, le=600)] = (
@@ -72,6 +73,19 @@ class Settings(BaseSettings):
         text = str(v).strip()
         if not (text.isdigit() and 17 <= len(text) <= 20):
             raise ValueError("must be a Discord channel id (17–20 digits)")
+        return text
+
+    @field_validator("admin_role", mode="before")
+    @classmethod
+    def _role(cls, v: object) -> object:
+        """A role id (17–20 digits) or a role's exact name."""
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        text = str(v).strip()
+        if text.isdigit() and not 17 <= len(text) <= 20:
+            raise ValueError("must be a Discord role id (17–20 digits) or a role name")
+        if len(text) > 100 or "\n" in text:
+            raise ValueError("a role name is at most 100 characters on one line")
         return text
 
     @field_validator("log_level", mode="before")

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from bot.cadence import doubling
 from bot.deliver import Sink
 from bot.store import Store, StoreThread
 
@@ -49,7 +50,7 @@ class NoticeSender:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # the admin channel is unreachable: keep the notice, try later
-                    delay = min(self.backoff_max, self.backoff_base * 2 ** min(notice.attempts, 20))
+                    delay = doubling(notice.attempts, self.backoff_base, self.backoff_max)
                     error = f"{type(exc).__name__}: {exc}"
                     await self.store.call(Store.mark_notice_retry, notice.id, error, self.clock() + delay)
                     log.warning(

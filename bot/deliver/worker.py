@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from bot.cadence import doubling
 from bot.deliver import DeliveryResult, DigestSink, OutboxAlert, Sink
 from bot.store import Store, StoreThread
 
@@ -74,7 +75,7 @@ class DeliveryWorker:
         self._wake.set()
 
     def backoff(self, attempts: int) -> float:
-        return float(min(self.backoff_max, self.backoff_base * (2 ** min(attempts, 20))))
+        return doubling(attempts, self.backoff_base, self.backoff_max)
 
     async def recover(self) -> None:
         """Discord is reachable again (e.g. the gateway reconnected): retry waiting alerts now."""

@@ -29,6 +29,8 @@ P = ParamSpec("P")
 
 #: How long a story's link/headline blocks a repeat alert to the same target.
 DUPLICATE_WINDOW = 7 * 86400.0
+#: How long the page buttons of a slash-command reply keep working.
+PAGER_TTL = 7 * 86400.0
 
 
 def key_hash(key: str) -> int:
@@ -856,6 +858,29 @@ class Store:
 
     def recent_audit(self, count: int = 20) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [count])
+
+    # -- slash-command pagers ----------------------------------------------------------------------
+    def save_pager(self, command: str, args: dict[str, Any], user_id: str, at: float) -> int:
+        """Remembers what a paginated reply shows; returns the id its page buttons carry. Pagers older
+        than ``PAGER_TTL`` are pruned."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM pagers WHERE created_at < ?", [at - PAGER_TTL])
+            cur = self.db.execute(
+                "INSERT INTO pagers (command, args, user_id, created_at) VALUES (?,?,?,?)",
+                [command, json.dumps(args, ensure_ascii=False), user_id, at],
+            )
+        return int(cur.lastrowid or 0)
+
+    def pager(self, pager_id: int, now: float) -> dict[str, Any] | None:
+        """A saved pager (``command``, ``args`` as a dict, ``user_id``), or None if unknown or expired."""
+        rows = self._rows(
+            "SELECT * FROM pagers WHERE id = ? AND created_at >= ?", [pager_id, now - PAGER_TTL]
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        row["args"] = json.loads(row["args"])
+        return row
 
 
 class StoreThread:

@@ -167,3 +167,15 @@ def m004_alert_sending(db: Database) -> None:
     delivery worker sets it *before* calling Discord, so after a crash it knows the alert may be there."""
     db["alerts"].add_column("sending_at", float)  # type: ignore[union-attr]
     db["alerts"].create_index(["status", "target_key", "sent_at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m005_pagers(db: Database) -> None:
+    """What a paginated slash-command reply shows (command + arguments), so its page buttons keep working
+    after a restart. Rows older than a week are pruned."""
+    db["pagers"].create(  # type: ignore[union-attr]
+        {"id": int, "command": str, "args": str, "user_id": str, "created_at": float},
+        pk="id",
+        not_null={"command", "args"},
+    )
+    db["pagers"].create_index(["created_at"])  # type: ignore[union-attr]
