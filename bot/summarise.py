@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from bot.markup import trim
 from bot.model import SEVERITY_ORDER, Alert, AlertMatch, Entry, RuleOutcome
 
 __all__ = ["Alert", "AlertMatch", "summarise", "summary_text", "trim"]
@@ -21,21 +22,6 @@ _SENTENCE = re.compile(r"[^.!?…。！？؟]+(?:[.!?…]+(?=\s|$)|[。！？؟]
 
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
-
-
-def trim(text: str, limit: int, ellipsis: str = "…") -> str:
-    """``text`` cut to at most ``limit`` characters at a word boundary, ending in an ellipsis if cut."""
-    if len(text) <= limit:
-        return text
-    if limit <= len(ellipsis):
-        return ellipsis[:limit]
-    cut = text[: limit - len(ellipsis) + 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    else:
-        cut = cut[: limit - len(ellipsis)]
-    return cut.rstrip(" ,;:-–—") + ellipsis
 
 
 def summary_text(entry: Entry, highlights: tuple[str, ...], limit: int = SUMMARY_LIMIT) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from bot.commands.reply import EMBED_TOTAL_LIMIT, Embed, Reply, trim
-from bot.commands.text import escape, mark
+from bot.commands.reply import Embed, Reply
+from bot.commands.text import mark
+from bot.markup import EMBED_TOTAL_LIMIT, trim
+from bot.markup import escape_markdown as escape
 
 
 def size(e: dict[str, object]) -> int:

@@ -11,18 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.deliver.discord.render import (
-    CONTENT_LIMIT,
-    EMBED_TOTAL_LIMIT,
-    SEVERITY_COLOURS,
     embed_size,
     emphasise,
-    escape_markdown,
     render_alert,
     render_digest,
     render_notice,
-    safe_url,
     webhook_username,
 )
+from bot.markup import CONTENT_LIMIT, EMBED_TOTAL_LIMIT, SEVERITY_COLOURS, escape_markdown, safe_url
 from bot.summarise import Alert, AlertMatch
 from tests.fakes.discord_server import validate_message
 

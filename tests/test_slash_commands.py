@@ -193,7 +193,8 @@ async def test_why_tells_when_seen_which_rules_where_it_went_and_delivery(rig: S
     excluded = await rig.ask("why", {"link": "urn:festival Tartus:0"}, user=MEMBER)
     assert "Verdict: ⛔ excluded\n" in excluded.text
     assert (
-        "⛔ **bases**: excluded by 'festival' in summary, 'festival' in title (had 'Tartus'" in excluded.text
+        "⛔ **bases**: excluded by 'festival' in summary, 'festival' in title \\(had 'Tartus'"
+        in excluded.text
     )
     unknown = await rig.ask("why", {"link": "https://elsewhere.example/x"}, user=MEMBER)
     assert "I have never seen an item with the link or guid" in unknown.text

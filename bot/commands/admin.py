@@ -20,8 +20,10 @@ from typing import Any
 from bot.commands import args
 from bot.commands.catalogue import example
 from bot.commands.context import BadArgument, CommandError, Context
-from bot.commands.reply import COLOUR_ADMIN, Embed, Pager, Reply, pages_of, trim
-from bot.commands.text import channel_mention, code, escape, plain, role_mention, when
+from bot.commands.reply import COLOUR_ADMIN, Embed, Pager, Reply, pages_of
+from bot.commands.text import channel_mention, code, plain, role_mention, when
+from bot.markup import escape_markdown as escape
+from bot.markup import trim
 from bot.rules import writer
 from bot.rules.durations import format_duration
 from bot.rules.model import SEVERITIES

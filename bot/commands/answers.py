@@ -16,29 +16,26 @@ from bot.commands.reply import (
     COLOUR_INFO,
     COLOUR_OK,
     COLOUR_WARN,
-    SEVERITY_COLOURS,
     Attachment,
     Embed,
     Pager,
     Reply,
     pages_of,
-    trim,
 )
 from bot.commands.text import (
     channel_mention,
     code,
-    escape,
     link,
     mark,
-    one_line,
     plain,
     plural,
     role_mention,
-    safe_url,
     target_text,
     terms,
     when,
 )
+from bot.markup import SEVERITY_COLOURS, one_line, safe_url, trim
+from bot.markup import escape_markdown as escape
 from bot.model import Entry, Hit, RuleOutcome
 from bot.rules.durations import format_duration
 from bot.rules.model import Config, Rule

@@ -11,15 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-CONTENT_LIMIT = 2000
-TITLE_LIMIT = 256
-DESCRIPTION_LIMIT = 4096
-FIELD_NAME_LIMIT = 256
-FIELD_VALUE_LIMIT = 1024
-FIELDS_LIMIT = 25
-FOOTER_LIMIT = 2048
-EMBED_TOTAL_LIMIT = 6000
-URL_LIMIT = 2048
+from bot.markup import (
+    CONTENT_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    FIELD_NAME_LIMIT,
+    FIELD_VALUE_LIMIT,
+    FIELDS_LIMIT,
+    FOOTER_LIMIT,
+    TITLE_LIMIT,
+    URL_LIMIT,
+    trim,
+)
 
 #: Embed colours.
 COLOUR_INFO = 0x3498DB
@@ -27,25 +30,6 @@ COLOUR_OK = 0x2ECC71
 COLOUR_WARN = 0xE67E22
 COLOUR_BAD = 0xE74C3C
 COLOUR_ADMIN = 0x9B59B6
-SEVERITY_COLOURS: dict[str, int] = {
-    "low": 0x95A5A6,
-    "normal": COLOUR_INFO,
-    "high": COLOUR_WARN,
-    "critical": COLOUR_BAD,
-}
-
-
-def trim(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, at a word boundary when one is near, with ``…``."""
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return "…"[:limit]
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
 
 
 @dataclass(slots=True)

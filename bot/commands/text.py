@@ -6,18 +6,10 @@ Feed text is hostile: markdown is escaped before we add our own, links are only 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from urllib.parse import quote, urlsplit
 
-from bot.commands.reply import URL_LIMIT, trim
-
-_MARKDOWN = re.compile(r"([\\*_~`|<>\[\]@])")
-# "scheme://" would be auto-linked; "scheme\://" shows the same text but is not a link.
-_SCHEME = re.compile(r"(?<=[A-Za-z0-9+.-]):(?=//)")
-_LINE_START = re.compile(r"^([ \t]*)([-+>#])", re.MULTILINE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_BLANKS = re.compile(r"\s+")
+from bot.markup import escape_markdown as escape
+from bot.markup import one_line, safe_url, trim
 
 
 def code(text: str | None, limit: int = 100) -> str:
@@ -31,41 +23,9 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def one_line(text: str | None) -> str:
-    """Control characters dropped and every run of whitespace (newlines too) made one space."""
-    return _BLANKS.sub(" ", _CONTROL.sub("", text or "")).strip()
-
-
-def escape(text: str | None) -> str:
-    """``text`` shown literally by Discord: markdown, links, mentions, emoji and timestamps escaped."""
-    text = _MARKDOWN.sub(r"\\\1", _CONTROL.sub("", text or ""))
-    text = _SCHEME.sub(r"\\:", text)
-    return _LINE_START.sub(r"\1\\\2", text)
-
-
 def plain(text: str | None, limit: int) -> str:
     """Feed text on one line, trimmed to ``limit`` *before* escaping, then escaped."""
     return escape(trim(one_line(text), limit))
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL usable as a link target, else None."""
-    if not url or not isinstance(url, str):
-        return None
-    url = url.strip()
-    if _CONTROL.search(url) or any(c.isspace() for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-        _ = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.username is not None or parts.password is not None:
-        return None
-    url = quote(url, safe="/:?#&=%+@!$',;*~.-_")
-    return url if len(url) <= URL_LIMIT else None
 
 
 def link(title: str | None, url: str | None, limit: int = 200) -> str:

@@ -25,43 +25,30 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
 
-from bot.summarise import Alert, trim
+from bot.markup import (
+    ALLOWED_ROLES_LIMIT,
+    AUTHOR_LIMIT,
+    CONTENT_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    FIELD_NAME_LIMIT,
+    FIELD_VALUE_LIMIT,
+    FIELDS_LIMIT,
+    FOOTER_LIMIT,
+    SEVERITY_COLOURS,
+    TITLE_LIMIT,
+    WEBHOOK_NAME_LIMIT,
+    clean,
+    escape_markdown,
+    one_line,
+    safe_url,
+    trim,
+)
+from bot.summarise import Alert
 
-# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
-CONTENT_LIMIT = 2000
-TITLE_LIMIT = 256
-DESCRIPTION_LIMIT = 4096
-FIELD_NAME_LIMIT = 256
-FIELD_VALUE_LIMIT = 1024
-FIELDS_LIMIT = 25
-FOOTER_LIMIT = 2048
-AUTHOR_LIMIT = 256
-EMBED_TOTAL_LIMIT = 6000
-URL_LIMIT = 2048
-ALLOWED_ROLES_LIMIT = 100
-WEBHOOK_NAME_LIMIT = 80
-
-#: Embed colour per severity.
-SEVERITY_COLOURS: dict[str, int] = {
-    "low": 0x95A5A6,  # grey
-    "normal": 0x3498DB,  # blue
-    "high": 0xE67E22,  # orange
-    "critical": 0xE74C3C,  # red
-}
 SEVERITY_ORDER = ("low", "normal", "high", "critical")
-
 _SNOWFLAKE = re.compile(r"[1-9]\d{15,20}", re.ASCII)
-# Characters that start or end markdown, links, mentions, emoji, timestamps or spoilers anywhere in a line.
-_MARKDOWN_CHARS = re.compile(r"([\\*_~`|<>\[\]()@#])")
-# Line-start markers: bullet lists and subtext ("- ", "+ ", "-# "); numbered lists ("1. ").
-_LINE_START = re.compile(r"^([ \t]*)([-+])", re.MULTILINE)
-_NUMBERED = re.compile(r"^([ \t]*\d+)\.(?=\s)", re.MULTILINE)
-# "scheme://" would be auto-linked; "scheme\://" is shown as the same text but is not a link.
-_SCHEME = re.compile(r"(?<=[A-Za-z0-9+.-]):(?=//)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2028\u2029]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,47 +67,6 @@ class Rendered:
 
 
 # ---------------------------------------------------------------------------------------------- text
-
-
-def clean(text: str) -> str:
-    """Control and bidi-override characters removed, runs of blanks collapsed (newlines kept)."""
-    text = _CONTROL.sub("", text or "")
-    return _SPACES.sub(" ", text).strip()
-
-
-def one_line(text: str) -> str:
-    return clean(text.replace("\n", " "))
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` shown literally by Discord: every markdown, mention, emoji and link opener escaped."""
-    text = _MARKDOWN_CHARS.sub(r"\\\1", text)
-    text = _LINE_START.sub(r"\1\\\2", text)
-    text = _NUMBERED.sub(r"\1\\.", text)
-    return _SCHEME.sub(r"\\:", text)
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL Discord will accept as a link target, else None.
-    Characters that could end a markdown link early are percent-encoded."""
-    if not url or not isinstance(url, str):
-        return None
-    url = url.strip()
-    if _CONTROL.search(url) or any(c.isspace() for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.username is not None or parts.password is not None:
-        return None  # https://trusted.example@evil.example/ — a classic link disguise
-    url = quote(url, safe="/:?#&=%+@!$',;*~.-_")  # keeps the URL, encodes ( ) [ ] < > " ` | { } \ ^
-    if len(url) > URL_LIMIT:
-        return None
-    return url
 
 
 def _highlight_pattern(highlights: Iterable[str]) -> re.Pattern[str] | None:

@@ -41,9 +41,9 @@ from bot.deliver.discord.render import (
     render_alert,
     render_digest,
     render_notice,
-    safe_url,
     webhook_username,
 )
+from bot.markup import safe_url
 
 log = logging.getLogger(__name__)
 

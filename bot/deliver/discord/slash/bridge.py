@@ -15,9 +15,9 @@ import discord
 from discord import app_commands
 
 from bot.commands import Actor, CommandError, Context, Reply, Services, paging
-from bot.commands.reply import trim
 from bot.deliver.discord.checks import ChannelUse
 from bot.deliver.discord.client import NewshoundClient, redact
+from bot.markup import trim
 
 log = logging.getLogger(__name__)
 

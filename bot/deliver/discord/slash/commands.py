@@ -12,8 +12,8 @@ from discord import app_commands
 
 from bot.commands import admin, answers
 from bot.commands.catalogue import info
-from bot.commands.text import one_line
 from bot.deliver.discord.slash.bridge import Bridge, option_names
+from bot.markup import one_line
 from bot.match import fold
 
 
