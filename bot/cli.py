@@ -12,9 +12,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import Settings, SettingsError, load_settings
@@ -131,12 +131,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cadence import interval_warnings
     from bot.fetch.guard import BlockedAddress, check_url
 
-    path = args.file or settings.keywords
-    try:
-        config = load_rules(path)
-    except RulesError as exc:
-        _print_problems(exc)
-        return EXIT_RULES
+    config = load_rules(args.file or settings.keywords)
     print("\n".join(summarise_config(config)))
     for warning in interval_warnings(config):
         print(f"warning: {warning}")
@@ -233,11 +228,7 @@ def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot.rules.writer import WriteError, add_feed
 
     path = args.rules or settings.keywords
-    try:
-        config = load_rules(path)
-    except RulesError as exc:
-        _print_problems(exc)
-        return EXIT_RULES
+    config = load_rules(path)
     try:
         found = read_opml(args.opml.read_bytes())
     except OSError as exc:
@@ -282,11 +273,7 @@ def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
 def _feeds_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.parse.opml import write_opml
 
-    try:
-        config = load_rules(args.rules or settings.keywords)
-    except RulesError as exc:
-        _print_problems(exc)
-        return EXIT_RULES
+    config = load_rules(args.rules or settings.keywords)
     text = write_opml(config.feeds)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
@@ -329,11 +316,7 @@ def cmd_test_rule(args: argparse.Namespace, settings: Settings) -> int:
     if not title.strip() and not any(v.strip() for v in fields.values()) and not args.tag:
         print('newshound test-rule: give some text, e.g. newshound test-rule "Tartus port"', file=sys.stderr)
         return EXIT_USAGE
-    try:
-        config = load_rules(args.rules or settings.keywords)
-    except RulesError as exc:
-        _print_problems(exc)
-        return EXIT_RULES
+    config = load_rules(args.rules or settings.keywords)
     feed = None
     if args.feed:
         feed = config.feed(args.feed)
@@ -469,23 +452,22 @@ async def _run(settings: Settings) -> int:
     return EXIT_OK
 
 
-def _with_rules(fn: Callable[[Settings], object]) -> Callable[[argparse.Namespace, Settings], int]:
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _async(fn: Callable[[Settings], Coroutine[Any, Any, int]]) -> Handler:
     def run(_args: argparse.Namespace, settings: Settings) -> int:
-        try:
-            return int(asyncio.run(fn(settings)))  # type: ignore[arg-type]
-        except RulesError as exc:
-            _print_problems(exc)
-            return EXIT_RULES
+        return asyncio.run(fn(settings))
 
     return run
 
 
-HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+HANDLERS: dict[str, Handler] = {
     "check": cmd_check,
     "feeds": cmd_feeds,
     "test-rule": cmd_test_rule,
-    "once": _with_rules(_once),
-    "run": _with_rules(_run),
+    "once": _async(_once),
+    "run": _async(_run),
 }
 
 
@@ -499,6 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(settings)
     try:
         return HANDLERS[args.command](args, settings)
+    except RulesError as exc:  # every command that reads keywords.yaml reports its problems the same way
+        _print_problems(exc)
+        return EXIT_RULES
     except SettingsError as exc:
         print(f"newshound: {exc}", file=sys.stderr)
         return EXIT_USAGE
