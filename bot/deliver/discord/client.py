@@ -167,6 +167,9 @@ class NewshoundClient(discord.Client):
         reidentify_delay: float = 5.0,
         **options: Any,
     ) -> None:
+        # Newshound never joins voice: don't warn at every start that voice libraries are missing.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             intents=minimal_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
