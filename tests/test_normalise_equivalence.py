@@ -113,6 +113,34 @@ def test_html_to_text_is_unchanged() -> None:
         assert html_to_text(s, 12) == _html_to_text_reference(s, 12), s
 
 
+STRIP_PARTS = [
+    *HTML_PARTS, "<?", "?", "<!", "[", "]", "CDATA", "<![CDATA[", "'", "=", "é", "Σ", "İ", "<p", "</p>",
+    "<br/>", "<P class='a'>", "</", "noscript", "NoScript", "<style>", "</style", "<template", "tfoot",
+    "thead", "pre", "param", "fig", "figure", "figcaption", "header", "d", "dl", "dt", "i", "v", "blockquote",
+    "<div>", ":", "0", "\x02", "<!DOCTYPE html>", "<script>", "</SCRIPT >", "-->x", "<!-- a <p> -->",
+]  # fmt: skip
+
+
+def test_strip_tags_is_the_loop() -> None:
+    rng = random.Random(11)
+    for _ in range(200_000):
+        s = "".join(rng.choice(STRIP_PARTS) for _ in range(rng.randint(1, 24)))
+        assert normalise._strip_tags(s) == normalise._strip_tags_loop(s), s
+
+
+def test_block_tag_pattern_names_exactly_the_block_tags() -> None:
+    pattern = re.compile(normalise._BLOCK_AT.pattern, re.A)
+    names = {f"{a}{b}" for a in "abdfhlmnopstu" for b in ["", *"12345678rdltv"]}
+    names |= (
+        normalise._BLOCK_TAGS
+        | {n + "x" for n in normalise._BLOCK_TAGS}
+        | {n[:-1] for n in normalise._BLOCK_TAGS}
+    )
+    for name in names:
+        for form in (f"<{name}>", f"</{name.upper()} x>"):
+            assert (pattern.fullmatch(form) is not None) == (name in normalise._BLOCK_TAGS), form
+
+
 def test_whitespace_split_matches_the_regex_for_every_character() -> None:
     for c in map(chr, range(0x110000)):
         assert (ORIGINAL_SPACE.fullmatch(c) is not None) == (c.split() == [])

@@ -84,9 +84,12 @@ _DECL_AT = re.compile(r"<[!?][^<>]*+>")
 _SPACE = re.compile(r"\s+")
 
 
-def _strip_tags(s: str) -> str:
+def _strip_tags_loop(s: str) -> str:
     """Text of ``s`` without tags, comments and script/style bodies; block tags become spaces. One pass,
-    linear in ``len(s)`` whatever the markup (unclosed tags, unclosed comments, unclosed scripts)."""
+    linear in ``len(s)`` whatever the markup (unclosed tags, unclosed comments, unclosed scripts).
+
+    The definition of what ``_strip_tags`` returns: a Python loop over the markup (~1 µs a tag), used
+    for the rare text ``_strip_tags`` does not handle with its regular expressions."""
     out: list[str] = []
     lower: str | None = None
     i, n = 0, len(s)
@@ -130,6 +133,43 @@ def _strip_tags(s: str) -> str:
         elif name in _BLOCK_TAGS:
             out.append(" ")
     return "".join(out)
+
+
+# ``_strip_tags`` in regular-expression passes (each a C loop, ~3x faster than the loop over tags above
+# on real feed HTML), exactly as the loop reads the markup. A tag cannot contain '<', so whether a '<'
+# starts a tag depends only on the text up to the next '<' or '>': tags can be found independently of
+# one another — as long as removing one never joins a '<' before it to a '>' after it. So a removed
+# region or block tag first becomes "<\x02" (a '<' that starts nothing), and that becomes a space last.
+# Comments and script/style bodies hide whatever is inside them, so they go first, found left to right.
+_NAME_END = r"(?![a-zA-Z0-9:-])"
+_BLOCK_NAMES = (  # _BLOCK_TAGS as a trie: one branch per first letter, not 35 alternatives
+    r"a(?:ddress|rticle|side)|b(?:lockquote|r)|d(?:[dlt]|iv)|f(?:igcaption|igure|ooter)"
+    r"|h(?:[1-6r]|eader)|li|main|nav|ol|p(?:re)?|section|t(?:able|body|[dhr]|foot|head)|ul"
+)
+_DROP_NAMES = "|".join(sorted(_DROP_TAGS))
+_DROP_START = re.compile(rf"<(?i:{_DROP_NAMES}){_NAME_END}", re.A)
+_REGION = re.compile(
+    r"<(?:!--.*?(?:-->|\Z)"
+    rf"|(?P<d>(?i:{_DROP_NAMES})){_NAME_END}[^<>]*+>.*?(?:</(?i:(?P=d))[^>]*+(?:>|\Z)|\Z))",
+    re.S | re.A,
+)
+_BLOCK_AT = re.compile(rf"</?(?i:{_BLOCK_NAMES}){_NAME_END}[^<>]*+>", re.A)
+_ANY_TAG_AT = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9:-]*+|[!?])[^<>]*+>")
+_GAP = "<\x02"
+
+
+def _strip_tags(s: str) -> str:
+    """Exactly ``_strip_tags_loop(s)``, in three or four regular-expression passes. CDATA sections (whose
+    text is kept), and script/style tags in text whose lower-casing changes its length (the loop's
+    quirk), are left to the loop."""
+    if "<![CDATA[" in s or "\x02" in s:
+        return _strip_tags_loop(s)
+    if "<!--" in s or _DROP_START.search(s) is not None:
+        if not s.isascii() and len(s.lower()) != len(s):
+            return _strip_tags_loop(s)
+        s = _REGION.sub(_GAP, s)
+    s = _ANY_TAG_AT.sub("", _BLOCK_AT.sub(_GAP, s))
+    return s.replace(_GAP, " ")
 
 
 def html_to_text(value: str | None, cap: int = TEXT_CAP) -> str:
