@@ -138,12 +138,19 @@ class App:
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
 
     async def _parse_and_match(
-        self, body: bytes, url: str, headers: Mapping[str, str], feed: Feed, now: datetime, ruleset: Ruleset
+        self,
+        body: bytes,
+        url: str,
+        headers: Mapping[str, str],
+        feed: Feed,
+        now: datetime,
+        ruleset: Ruleset,
+        first_poll: bool,
     ) -> MatchedFeed:
         """Parse and match in a worker — when ``ruleset`` is the one the pool matches with."""
         if ruleset is not self._ruleset:  # the rules changed since this poll began: match here instead
             return await self.pool.parse(body, url, headers), None
-        return await self.pool.parse_and_match(body, url, headers, feed, now)
+        return await self.pool.parse_and_match(body, url, headers, feed, now, first_poll)
 
     async def apply_edit(self, config: Config) -> None:
         """Put rules just written by a slash command in force: compiled off the event loop (a large rule set

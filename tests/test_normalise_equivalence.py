@@ -154,3 +154,30 @@ def test_has_control_is_the_control_regex() -> None:
     for _ in range(50_000):
         data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         assert guards.has_control(data) == (guards._CONTROL.search(data) is not None), data
+
+
+def test_html_text_prefix_is_the_start_of_html_to_text() -> None:
+    rng = random.Random(13)
+    words = [*STRIP_PARTS, "word", "longer words here", " ", "  ", "&amp;", "&#8217;", "&notin;", "&no", "&"]
+    for _ in range(20_000):
+        s = "".join(rng.choice(words) for _ in range(rng.randint(1, 400)))
+        n = rng.randint(1, 60)
+        assert normalise.html_text_prefix(s, n) == html_to_text(s)[:n], (s, n)
+    # A reference cut by the window: "&not" then a tag then "in;" is "&notin;" (∉), not "&not" (¬).
+    for pad in range(0, 90):
+        s = "<p>" * pad + "abcdefgh &not<b>in; rest of the text" + " more" * 40
+        for n in (9, 10, 11):
+            assert normalise.html_text_prefix(s, n) == html_to_text(s)[:n], (s, n)
+
+
+def test_html_text_prefix_reads_only_the_start_of_a_long_field() -> None:
+    body = "<p>Lead paragraph about Tartus &amp; more.</p>" + "<div>filler text</div>" * 50_000
+    calls: list[int] = []
+    original = normalise._strip_tags
+    try:
+        normalise._strip_tags = lambda s: calls.append(len(s)) or original(s)  # type: ignore[assignment]
+        text = normalise.html_text_prefix(body, 2000)
+    finally:
+        normalise._strip_tags = original  # type: ignore[assignment]
+    assert text == html_to_text(body)[:2000]
+    assert sum(calls) < 50_000 < len(body)

@@ -23,7 +23,7 @@ from bot.parse.discover import html_page_error
 from bot.parse.fast import parse_fast
 from bot.parse.feedparser_path import parse_with_feedparser
 from bot.parse.jsonfeed import looks_like_json, parse_json_feed
-from bot.parse.normalise import disambiguate_keys
+from bot.parse.normalise import Brief, disambiguate_keys
 
 __all__ = ["MAX_ENTRIES", "parse_feed"]
 
@@ -35,14 +35,21 @@ _FEED_ROOTS = {"rss", "feed", "rdf:rdf", "rdf", "channel"}
 
 
 def parse_feed(
-    body: bytes, url: str = "", headers: Mapping[str, str] | None = None, *, fast: bool = True
+    body: bytes,
+    url: str = "",
+    headers: Mapping[str, str] | None = None,
+    *,
+    fast: bool = True,
+    brief: Brief | None = None,
 ) -> ParsedFeed:
     """Parse ``body`` (fetched from ``url`` with response ``headers``). Problems end up in
     ``ParsedFeed.error`` (nothing readable) or ``.warning`` (read, but the document was broken).
-    ``fast=False`` skips the fast path: feedparser reads everything (the reference, for comparisons)."""
+    ``fast=False`` skips the fast path: feedparser reads everything (the reference, for comparisons).
+    ``brief(published)`` true: that entry cannot alert, keep it brief (``Entry.brief``)."""
     try:
         with guards.time_limit(guards.PARSE_SECONDS):
-            result = _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()}, fast)
+            lowered = {k.lower(): v for k, v in (headers or {}).items()}
+            result = _parse(body, url, lowered, fast, brief)
     except guards.ParseTimeout:
         return ParsedFeed(
             error=f"reading the document took over {guards.PARSE_SECONDS:g} s (too large or too complex)",
@@ -56,11 +63,13 @@ def parse_feed(
     return result
 
 
-def _parse(body: bytes, url: str, headers: dict[str, str], use_fast: bool = True) -> ParsedFeed:
+def _parse(
+    body: bytes, url: str, headers: dict[str, str], use_fast: bool = True, brief: Brief | None = None
+) -> ParsedFeed:
     if not body.strip():
         return ParsedFeed(error="the response was empty", parser="none")
     if looks_like_json(body, headers.get("content-type", "")):
-        return parse_json_feed(body, url, MAX_ENTRIES)
+        return parse_json_feed(body, url, MAX_ENTRIES, brief)
 
     data, encoding_warning = guards.to_utf8(body, headers)
     if guards.declares_entities(data):
@@ -95,8 +104,8 @@ def _parse(body: bytes, url: str, headers: dict[str, str], use_fast: bool = True
     # well-formed (it returns None for anything it does not read exactly as feedparser would), else
     # feedparser.
     utf8 = _as_utf8(headers)
-    fast = None if still or not use_fast else parse_fast(data, url, utf8, MAX_ENTRIES)
-    result = fast if fast is not None else parse_with_feedparser(data, url, utf8, MAX_ENTRIES)
+    fast = None if still or not use_fast else parse_fast(data, url, utf8, MAX_ENTRIES, brief)
+    result = fast if fast is not None else parse_with_feedparser(data, url, utf8, MAX_ENTRIES, brief)
     if still:
         warnings.append(f"not well-formed XML ({still}); read leniently")
     elif result.warning:

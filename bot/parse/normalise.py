@@ -11,17 +11,20 @@ import binascii
 import html
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from bot.identity import TRACKING_PARAMS, entry_key, normalise_link
-from bot.model import Entry
+from bot.model import STORED_TEXT, Entry
 
 __all__ = [
     "TRACKING_PARAMS",
+    "Brief",
     "clean_link",
     "disambiguate_keys",
     "entry_key",
+    "html_text_prefix",
     "html_to_text",
     "is_google_news",
     "make_entry",
@@ -31,6 +34,9 @@ __all__ = [
     "struct_to_utc",
     "unwrap_google_news",
 ]
+
+#: Told by whoever parses which entries cannot alert (by their publication date): those are kept brief.
+Brief = Callable[[datetime | None], bool]
 
 #: Longest text kept per field; feeds sometimes carry whole books in <content>.
 TEXT_CAP = 20_000
@@ -188,6 +194,38 @@ def html_to_text(value: str | None, cap: int = TEXT_CAP) -> str:
         cut = s.rfind(" ", 0, cap)
         s = s[: cut if cut > cap // 2 else cap]
     return s
+
+
+def html_text_prefix(value: str | None, n: int) -> str:
+    """Exactly ``html_to_text(value)[:n]`` (for ``n <= TEXT_CAP // 2``), reading only as much of a long
+    ``value`` as that takes.
+
+    Why a prefix of the HTML gives a prefix of the text: cut just before a '<', every tag before the cut
+    ends before it (a tag holds no '<'), and a comment, script or CDATA section running past the cut is
+    cut short in both (the text after it is what differs); entities are decoded up to the last space,
+    tab, line or form feed (an entity reference, as ``html.unescape`` reads it, holds none);
+    collapsing the whitespace of a prefix gives a prefix of the collapsed whole; and ``html_to_text``
+    cuts its text at no less than ``TEXT_CAP // 2``."""
+    if n > TEXT_CAP // 2:
+        raise ValueError("html_text_prefix is exact only up to TEXT_CAP // 2 characters")
+    if not value:
+        return ""
+    limit = min(len(value), max(HTML_CAP, TEXT_CAP * 20))
+    window = 8 * n + 64
+    while window < limit:
+        cut = value.rfind("<", 0, window)
+        s = value[: cut if cut >= 0 else window]
+        if "<" in s:
+            s = _strip_tags(s)
+        if "&" in s:  # a reference ends before any whitespace: decode up to the last (space, tab, LF, FF)
+            last = max(s.rfind(" "), s.rfind("\n"), s.rfind("\t"), s.rfind("\f"))
+            s = html.unescape(s[:last]) if last > 0 else ""
+        if len(s) > n:
+            s = " ".join(s.split())
+            if len(s) >= n:
+                return s[:n]
+        window *= 4
+    return html_to_text(value)[:n]
 
 
 # An absolute http(s) URL that urllib hands back unchanged from urljoin (and whose urlsplit has that
@@ -358,11 +396,15 @@ def make_entry(
     source_url: str | None,
     tags: list[str] | tuple[str, ...],
     base_url: str,
+    brief: Brief | None = None,
 ) -> Entry:
     """The one way an ``Entry`` is built from what a parser found.
 
     Google News items get the publisher's own link when the redirect link carries it, and their
-    `` - Publisher`` title suffix moved into ``source`` (from ``<source>``, else from the title itself)."""
+    `` - Publisher`` title suffix moved into ``source`` (from ``<source>``, else from the title itself).
+    ``brief(published)`` true: the entry cannot alert; keep only what the store keeps of its text (see
+    ``Entry.brief``)."""
+    short = brief is not None and brief(published)
     raw_link = (link or "").strip()
     link_clean = clean_link(raw_link, base_url)
     google = bool(link_clean) and is_google_news(link_clean)
@@ -374,11 +416,15 @@ def make_entry(
         title_text = strip_publisher_suffix(title_text, publisher)
     elif google:
         title_text, publisher = split_publisher_suffix(title_text)
-    summary = html_to_text(summary_html)
-    # Feeds with only <content> have summary == content (feedparser copies it): convert it once.
-    content = summary if content_html == summary_html else html_to_text(content_html)
-    if content == summary:
-        content = ""
+    if short:
+        summary = html_text_prefix(summary_html, STORED_TEXT)
+        content = "" if summary else html_text_prefix(content_html, STORED_TEXT)
+    else:
+        summary = html_to_text(summary_html)
+        # Feeds with only <content> have summary == content (feedparser copies it): convert it once.
+        content = summary if content_html == summary_html else html_to_text(content_html)
+        if content == summary:
+            content = ""
     return Entry(
         key=entry_key(guid, link_clean or raw_link, title_text, summary or content),
         title=title_text,
@@ -391,4 +437,5 @@ def make_entry(
         source_url=clean_link(source_url, base_url),
         tags=tuple(dict.fromkeys(t for t in (html_to_text(x, 100) for x in tags) if t)),
         guid=(guid or "").strip()[:1000],
+        brief=short,
     )

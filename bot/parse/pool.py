@@ -37,8 +37,9 @@ from bot.rules.model import Config, Feed
 
 __all__ = ["MatchedFeed", "ParsePool", "parse_in_pool"]
 
-#: Outcomes per entry, in ``ParsedFeed.entries`` order; ``None`` when not matched in the worker.
-MatchedFeed = tuple[ParsedFeed, list[list[RuleOutcome]] | None]
+#: Outcomes per entry, in ``ParsedFeed.entries`` order (``None`` for an entry that cannot alert: it is
+#: ``brief`` and not matched); ``None`` for the whole list when not matched in the worker.
+MatchedFeed = tuple[ParsedFeed, list[list[RuleOutcome] | None] | None]
 
 
 class MatcherLike(Protocol):
@@ -91,19 +92,35 @@ TRIM_AFTER_BYTES = 256 * 1024
 
 
 def _parse_and_match(
-    body: bytes, url: str, headers: dict[str, str], feed: Feed | None, now: datetime, version: int
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    feed: Feed | None,
+    now: datetime,
+    version: int,
+    first_poll: bool = False,
 ) -> MatchedFeed:
     global _worker_matcher, _trim_next
     if _trim_next:  # the previous document was large; its tree, text and pickled result are free now
         _release_memory()
     _trim_next = len(body) > TRIM_AFTER_BYTES
-    parsed = parse_feed(body, url, headers)
-    if _worker_rules is None or _worker_version != version or parsed.error:
+    if _worker_rules is None or _worker_version != version:
+        return parse_feed(body, url, headers), None
+    config, factory = _worker_rules
+    defaults = config.defaults
+
+    def silent(published: datetime | None) -> bool:
+        return defaults.silent(published, first_poll=first_poll, now=now) is not None
+
+    # Entries that cannot alert (a first poll's backfill, anything older than max_age) are kept brief and
+    # not matched: on a feed's first poll that is nearly all of them.
+    parsed = parse_feed(body, url, headers, brief=silent)
+    if parsed.error:
         return parsed, None
     if _worker_matcher is None:
-        config, factory = _worker_rules
         _worker_matcher = factory(config)
-    return parsed, [_worker_matcher.match(e, feed, now) for e in parsed.entries]
+    matcher = _worker_matcher
+    return parsed, [None if e.brief else matcher.match(e, feed, now) for e in parsed.entries]
 
 
 class ParsePool:
@@ -174,16 +191,23 @@ class ParsePool:
         return parsed
 
     async def parse_and_match(
-        self, body: bytes, url: str, headers: Mapping[str, str], feed: Feed | None, now: datetime | None
+        self,
+        body: bytes,
+        url: str,
+        headers: Mapping[str, str],
+        feed: Feed | None,
+        now: datetime | None,
+        first_poll: bool = False,
     ) -> MatchedFeed:
-        """Parse in a worker; with ``now`` given and rules set, also match every entry there."""
+        """Parse in a worker; with ``now`` given and rules set, also match there every entry that can
+        alert (``Defaults.silent`` with ``first_poll`` and ``now``); the others are kept brief."""
         loop = asyncio.get_running_loop()
         version = self._version if now is not None else -1
         when = now or datetime.min
         try:
             executor = await self._ready()
             return await loop.run_in_executor(
-                executor, _parse_and_match, body, url, dict(headers), feed, when, version
+                executor, _parse_and_match, body, url, dict(headers), feed, when, version, first_poll
             )
         except BrokenProcessPool:
             # A worker died (out of memory, killed): start a fresh pool, report this feed's failure.
