@@ -516,3 +516,39 @@ def test_brief_json_feed_entries() -> None:
     )
     assert short.entries[0].brief and not full.entries[0].brief
     assert short.entries[0].content == full.entries[0].content[:STORED_TEXT]
+
+
+# -- entity declarations hidden by control characters ----------------------------------------------------
+
+CONTROL_CHARACTERS = [bytes([c]) for c in [*range(0, 9), 0x0B, 0x0C, *range(0x0E, 0x20)]] + [
+    b"\xef\xbf\xbe",
+    b"\xef\xbf\xbf",
+]
+
+
+def test_expat_refuses_every_control_character_anywhere() -> None:
+    """Why ``parse_feed`` may look for entity declarations hidden by control characters only in
+    documents that are not well-formed: a well-formed one holds none."""
+    from bot.parse.guards import xml_problem
+
+    places = [
+        b"<r>%s</r>", b'<r a="%s"/>', b"<r><!-- %s --></r>", b"<r><![CDATA[%s]]></r>", b"<r><?pi %s?></r>",
+        b"<!DOCTYPE r [ <!-- %s --> ]><r/>", b"<r/><!-- %s -->", b"<!DOCTYPE r SYSTEM '%s'><r/>", b"%s<r/>",
+    ]  # fmt: skip
+    for c in CONTROL_CHARACTERS:
+        for place in places:
+            assert xml_problem(place.replace(b"%s", b"a" + c + b"b")) is not None, (c, place)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!\x01ENTITY a "aaaa">]><rss><channel><title>&a;</title>'
+        b"<item><title>x</title></item></channel></rss>",
+        b"<!DOCTYPE html [<!EN\x02TITY a 'x'>]><html><body>&a;</body></html>",
+        b"<!DOCTYPE rss [<!\x03ENTITY a 'x'>]><rss>" + b"<i/>" * 100_001 + b"</rss>",
+    ],
+    ids=["broken", "html", "complex"],
+)
+def test_entity_declarations_hidden_by_control_characters_are_refused(doc: bytes) -> None:
+    assert parse(doc).error == "refused: the document declares XML entities (entity-expansion guard)"

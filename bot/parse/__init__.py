@@ -72,19 +72,28 @@ def _parse(
         return parse_json_feed(body, url, MAX_ENTRIES, brief)
 
     data, encoding_warning = guards.to_utf8(body, headers)
-    if guards.declares_entities(data):
-        return ParsedFeed(
-            error="refused: the document declares XML entities (entity-expansion guard)", parser="none"
-        )
+    # An entity declaration refuses the document before anything else is said of it — also one hidden
+    # by control characters, which only a broken document can hold (so that costly check waits for a
+    # document that is not well-formed, or for another refusal it would take precedence over).
+    if guards.shows_entities(data):
+        return _refused_entities()
     root = guards.root_element(data)
     if root in _HTML_ROOTS:
-        return ParsedFeed(error=html_page_error(body, url), parser="none")
+        return (
+            _refused_entities()
+            if guards.hides_entities(data)
+            else ParsedFeed(error=html_page_error(body, url), parser="none")
+        )
     problem = guards.complexity_problem(data)
     if problem:
-        return ParsedFeed(error=problem, parser="none")
+        return (
+            _refused_entities() if guards.hides_entities(data) else ParsedFeed(error=problem, parser="none")
+        )
 
     warnings = [encoding_warning] if encoding_warning else []
     still = broken = guards.xml_problem(data)
+    if broken and guards.hides_entities(data):
+        return _refused_entities()
     if broken or guards.has_doctype(data):
         # Broken: repair what breaks most feeds. With a DOCTYPE, expat silently drops references to
         # entities it cannot know (HTML's &eacute; in an RSS 0.91 feed); make them characters first.
@@ -118,6 +127,12 @@ def _parse(
             shown = f"<{root}>" if root else "no XML element at the start"
             result.error = f"not a feed: the document is not RSS, Atom or JSON Feed ({shown})"
     return result
+
+
+def _refused_entities() -> ParsedFeed:
+    return ParsedFeed(
+        error="refused: the document declares XML entities (entity-expansion guard)", parser="none"
+    )
 
 
 def _as_utf8(headers: dict[str, str]) -> dict[str, str]:
