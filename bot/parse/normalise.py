@@ -211,7 +211,7 @@ def html_text_prefix(value: str | None, n: int) -> str:
     if not value:
         return ""
     limit = min(len(value), max(HTML_CAP, TEXT_CAP * 20))
-    window = 8 * n + 64
+    window = 2 * n + 64
     while window < limit:
         cut = value.rfind("<", 0, window)
         s = value[: cut if cut >= 0 else window]
