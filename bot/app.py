@@ -8,10 +8,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.cadence import interval_warnings
-from bot.commands import Services
 from bot.config import Settings
 from bot.deliver import Sink
 from bot.deliver.console import ConsoleSink
@@ -21,11 +21,13 @@ from bot.fetch import Fetcher
 from bot.match import Matcher
 from bot.parse.pool import MatchedFeed, ParsePool
 from bot.pipeline import Poller, PollReport, Ruleset
-from bot.probe import describe_feed
 from bot.rules.model import Config, Feed
 from bot.rules.reload import RulesWatcher
-from bot.scheduler import PollScheduler
 from bot.store import StoreThread
+
+if TYPE_CHECKING:  # imported where used: `newshound once` needs neither slash commands nor a scheduler
+    from bot.commands import Services
+    from bot.scheduler import PollScheduler
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +164,9 @@ class App:
     def command_services(self) -> Services:
         """What slash commands use: the store, the rules in force, the keywords.yaml editor's target and
         ``apply_config`` (so an edit is in force at once), the feed probe and the admin channel."""
+        from bot.commands import Services
+        from bot.probe import describe_feed
+
         return Services(
             store=self.store,
             rules=self.ruleset,
@@ -222,6 +227,8 @@ class App:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll on schedule and deliver continuously until ``stop`` is set."""
+        from bot.scheduler import PollScheduler
+
         config = self.ruleset().config
         spread = START_SPREAD if len(config.feeds) > 1 else 0.0
         await self.apply_config(config, spread=spread, ruleset=self.ruleset())

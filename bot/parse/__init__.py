@@ -18,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.model import ParsedFeed
-from bot.parse import guards
-from bot.parse.discover import html_page_error
-from bot.parse.fast import parse_fast
-from bot.parse.feedparser_path import parse_with_feedparser
-from bot.parse.jsonfeed import looks_like_json, parse_json_feed
 from bot.parse.normalise import Brief, disambiguate_keys
 
-__all__ = ["MAX_ENTRIES", "parse_feed"]
+__all__ = ["MAX_ENTRIES", "PRELOAD", "parse_feed"]
+
+#: The parsers proper (lxml, feedparser: ~30 ms to import) load on the first parse, so that a process
+#: that only hands documents to the parse workers never imports them; the workers' forkserver preloads
+#: these modules (``bot.parse.pool``).
+PRELOAD = ("bot.parse.guards", "bot.parse.discover", "bot.parse.fast", "bot.parse.feedparser_path",
+           "bot.parse.jsonfeed")  # fmt: skip
 
 #: Items read from one document; more are dropped with a warning (the largest of 200 real feeds has 1,046).
 MAX_ENTRIES = 10_000
@@ -46,6 +47,8 @@ def parse_feed(
     ``ParsedFeed.error`` (nothing readable) or ``.warning`` (read, but the document was broken).
     ``fast=False`` skips the fast path: feedparser reads everything (the reference, for comparisons).
     ``brief(published)`` true: that entry cannot alert, keep it brief (``Entry.brief``)."""
+    from bot.parse import guards
+
     try:
         with guards.time_limit(guards.PARSE_SECONDS):
             lowered = {k.lower(): v for k, v in (headers or {}).items()}
@@ -66,6 +69,12 @@ def parse_feed(
 def _parse(
     body: bytes, url: str, headers: dict[str, str], use_fast: bool = True, brief: Brief | None = None
 ) -> ParsedFeed:
+    from bot.parse import guards
+    from bot.parse.discover import html_page_error
+    from bot.parse.fast import parse_fast
+    from bot.parse.feedparser_path import parse_with_feedparser
+    from bot.parse.jsonfeed import looks_like_json, parse_json_feed
+
     if not body.strip():
         return ParsedFeed(error="the response was empty", parser="none")
     if looks_like_json(body, headers.get("content-type", "")):

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.model import Entry, ParsedFeed, RuleOutcome
-from bot.parse import parse_feed
+from bot.parse import PRELOAD, parse_feed
 from bot.rules.model import Config, Feed
 
 __all__ = ["MatchedFeed", "ParsePool", "parse_in_pool"]
@@ -140,7 +140,7 @@ class ParsePool:
         while self._pool is None:
             version, rules = self._version, self._rules
             ctx = multiprocessing.get_context("forkserver")
-            preload = ["bot.parse"]
+            preload = ["bot.parse", *PRELOAD]
             if rules is not None:
                 preload.append(rules[1].__module__)  # the matcher's module, imported once
             ctx.set_forkserver_preload(preload)

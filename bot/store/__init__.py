@@ -18,10 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlite_utils import Database
-
 from bot.identity import normalise_link
 from bot.model import STORED_TEXT, Alert, Entry, OutboxAlert, RuleOutcome, Target
+from bot.store._sqlite import Database
 from bot.store.migrations import migrations
 
 T = TypeVar("T")
