@@ -235,7 +235,9 @@ class App:
         self.scheduler = PollScheduler(
             due=self._due,
             poll=self._scheduled_poll,
+            next_due=self._next_due,
             concurrency=self.settings.max_concurrent_fetches,
+            clock=self.clock,
         )
         self.scheduler.start()
         self.scheduler.add_job(self.reload_rules, RULES_CHECK_SECONDS, "rules-reload")
@@ -277,6 +279,10 @@ class App:
     async def _due(self) -> list[str]:
         now = self.clock()
         return await self.store.run(lambda s: s.feeds_due(now))
+
+    async def _next_due(self) -> float | None:
+        now = self.clock()
+        return await self.store.run(lambda s: s.next_due_at(now))
 
     async def close(self) -> None:
         await asyncio.gather(*self._background, return_exceptions=True)

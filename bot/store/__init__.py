@@ -272,6 +272,15 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def next_due_at(self, now: float) -> float | None:
+        """When the next active feed that is not due yet at ``now`` will be, or None."""
+        row = self.db.execute(
+            "SELECT MIN(next_poll_at) FROM feeds WHERE next_poll_at > ? AND removed_at IS NULL "
+            "AND status != 'paused'",
+            [now],
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def set_next_poll(self, name: str, when: float) -> None:
         self.db.execute("UPDATE feeds SET next_poll_at = ? WHERE name = ?", [when, name])
 
