@@ -41,6 +41,7 @@ class LatencyResult:
     injected: int
     latencies: list[float] = field(default_factory=list)  # seconds beyond the scheduled poll
     missing: int = 0
+    missed: list[int] = field(default_factory=list)  # feeds whose change never alerted
     polls_per_second: float = 0.0
     usage: Usage | None = None
 
@@ -95,7 +96,11 @@ def write_latency_keywords(path: Path, port: int, feeds: int, hosts: int, interv
         "feeds:",
     ]
     for i in range(feeds):
-        lines += [f"  - name: feed-{i:05d}", f"    url: {feed_url(port, i, hosts)}", f"    tags: [g{i % 10}]"]
+        lines += [
+            f"  - name: feed-{i:05d}",
+            f"    url: {feed_url(port, i, hosts)}",
+            f"    tags: [g{i % len(CHANNELS)}]",
+        ]
     lines.append("rules:")
     for k, channel in enumerate(CHANNELS):
         lines += [
@@ -177,6 +182,7 @@ def run(
         reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         scheduled: dict[tuple[int, int], float] = {}  # (feed, generation) → poll that sees the change
         used: set[int] = set()
+        per_group = dict.fromkeys(range(len(CHANNELS)), 0)
         generations = dict.fromkeys(range(feeds), 0)
         gap = interval / 2 / max(1, changes) * 1.0
         deadline = time.time() + interval * 0.75
@@ -189,8 +195,12 @@ def run(
             ).fetchall()
             candidates = [(int(name.split("-")[1]), nxt) for _id, name, nxt in rows]
             candidates = [(i, nxt) for i, nxt in candidates if i not in used and i % len(corpus) in eligible]
+            # Channels evenly: beyond the burst limit (10 a minute per channel) alerts wait for a digest.
+            fewest = min(per_group.values())
+            candidates = [(i, nxt) for i, nxt in candidates if per_group[i % len(CHANNELS)] == fewest]
             if candidates:
                 i, nxt = rng.choice(candidates)
+                per_group[i % len(CHANNELS)] += 1
                 used.add(i)
                 _post(f"http://127.0.0.1:{port}/_change/{i}")
                 generations[i] += 1
@@ -215,6 +225,7 @@ def run(
         result.polls_per_second = (hits1 - hits0) / (t1 - t0)
         result.latencies = [arrived[k] - scheduled[k] for k in scheduled if k in arrived]
         result.missing = len(scheduled) - len(arrived)
+        result.missed = sorted(i for i, _g in scheduled if (i, 1) not in arrived)
         reader.close()
         bot.terminate()
         bot.wait(timeout=30)
