@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,3 +94,35 @@ async def test_on_a_first_poll_workers_match_only_entries_that_can_alert() -> No
         assert first.entries[0] == full.entries[0] and later.entries[2] == full.entries[2]
     finally:
         pool.close()
+
+
+def test_workers_do_not_import_the_bots_main_module(tmp_path: Path) -> None:
+    """multiprocessing makes every new process import the parent's ``__main__`` (for ``newshound``: the
+    CLI, settings, rules — ~20 MB per worker); the pool's workers skip it."""
+    marker = tmp_path / "imported"
+    script = tmp_path / "main.py"
+    script.write_text(
+        "import asyncio, pathlib, sys\n"
+        f"if __name__ != '__main__':\n    pathlib.Path({str(marker)!r}).write_text(__name__)\n"
+        "else:\n"
+        "    from bot.parse.pool import ParsePool\n"
+        "    async def go():\n"
+        "        pool = ParsePool(workers=2)\n"
+        "        try:\n"
+        "            body = b'<rss><channel><item><title>x</title></item></channel></rss>'\n"
+        "            parsed = await pool.parse(body, '', {})\n"
+        "            print(len(parsed.entries))\n"
+        "        finally:\n"
+        "            pool.close()\n"
+        "    asyncio.run(go())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
+    assert not marker.exists(), f"a worker imported the main module as {marker.read_text()}"

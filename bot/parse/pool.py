@@ -27,9 +27,10 @@ import multiprocessing
 import os
 import select
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -172,6 +173,27 @@ def _parse_and_match(
     return parsed, [None if e.brief else matcher.match(e, feed, now) for e in parsed.entries]
 
 
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Workers started meanwhile do not import the bot's main module.
+
+    multiprocessing has each new process import the parent's ``__main__`` by path or name (``newshound``
+    → ``bot.cli`` → settings, rules, pydantic, …: ~20 MB per worker, for nothing: the workers run
+    functions of ``bot.parse.pool``). It skips that when ``__main__`` has neither a file nor a spec."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved: dict[str, Any] = {n: main.__dict__[n] for n in ("__file__", "__spec__") if n in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 class ParsePool:
     """A pool of worker processes (``forkserver``, so no thread or socket of the bot is inherited)."""
 
@@ -201,8 +223,9 @@ class ParsePool:
             )
             # A busy task each, so that no worker is idle during these submits and every one of them
             # spawns its process here, not in a later submit on the event loop.
-            for _ in range(self.workers):
-                pool.submit(time.sleep, 0.05)
+            with _main_module_hidden():
+                for _ in range(self.workers):
+                    pool.submit(time.sleep, 0.05)
             if version != self._version:  # the rules changed while the workers started: again
                 pool.shutdown(wait=False, cancel_futures=True)
                 continue
