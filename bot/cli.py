@@ -471,6 +471,11 @@ async def _run(settings: Settings) -> int:
 
 def _with_rules(fn: Callable[[Settings], object]) -> Callable[[argparse.Namespace, Settings], int]:
     def run(_args: argparse.Namespace, settings: Settings) -> int:
+        from bot.parse.pool import start_forkserver
+
+        # The parse workers' forkserver imports the parse stage and the matcher on the other core while
+        # this process imports the rest and loads the rules.
+        start_forkserver(("bot.match",))
         try:
             return int(asyncio.run(fn(settings)))  # type: ignore[arg-type]
         except RulesError as exc:

@@ -30,17 +30,18 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from multiprocessing import forkserver
 from typing import Any, Protocol
 
 from bot.model import Entry, ParsedFeed, RuleOutcome
 from bot.parse import PRELOAD, parse_feed
 from bot.rules.model import Config, Feed
 
-__all__ = ["MatchedFeed", "ParsePool", "parse_in_pool"]
+__all__ = ["MatchedFeed", "ParsePool", "parse_in_pool", "start_forkserver"]
 
 #: Outcomes per entry, in ``ParsedFeed.entries`` order (``None`` for an entry that cannot alert: it is
 #: ``brief`` and not matched); ``None`` for the whole list when not matched in the worker.
@@ -192,6 +193,15 @@ def _main_module_hidden() -> Iterator[None]:
     finally:
         main.__dict__.pop("__spec__", None)
         main.__dict__.update(saved)
+
+
+def start_forkserver(preload: Sequence[str] = ()) -> None:
+    """Spawn the workers' forkserver now and return at once: it imports the parse stage (and
+    ``preload``) on another core while the bot is still starting up, so that the first parse does not
+    wait for it. Does nothing when it is running already."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["bot.parse", *PRELOAD, *preload])
+    forkserver.ensure_running()
 
 
 class ParsePool:
