@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -503,12 +505,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _setup_logging(settings)
     try:
-        return HANDLERS[args.command](args, settings)
+        code = HANDLERS[args.command](args, settings)
     except SettingsError as exc:
         print(f"newshound: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    if args.command == "once" and argv is None:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process without tearing the interpreter down object by object (~60 ms for a bot that
+    loaded aiohttp, pydantic and SQLite), once everything is closed: ``once`` has closed the store, the
+    fetcher, the parse pool and Discord, and only the main thread is left. Exit handlers still run and
+    output is flushed."""
+    if threading.active_count() != 1:
+        return
+    logging.shutdown()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
