@@ -281,3 +281,20 @@ def test_to_utf8_without_feedparser_is_what_feedparser_gives(monkeypatch: pytest
     monkeypatch.setattr(guards, "_already_utf8", lambda headers, body: None)
     for (body, headers), got in zip(cases, fast, strict=True):
         assert got == guards.to_utf8(body, headers), (body, headers)
+
+
+def _is_google_news_reference(link: str) -> bool:
+    try:
+        return (urlsplit(link).hostname or "").lower() == "news.google.com"
+    except ValueError:
+        return False
+
+
+def test_is_google_news_is_unchanged() -> None:
+    hosts = ["news.google.com", "NEWS.Google.COM", "news.google.com.evil", "evil", "u@news.google.com:80",
+             "news.google.com:x", "[news.google.com]", "news%2Egoogle.com"]  # fmt: skip
+    links = [f"{scheme}://{host}{path}" for scheme in ("https", "HTTP", "feed") for host in hosts
+             for path in ("", "/x", "/news.google.com", "?q=news.google.com")]  # fmt: skip
+    links += [u for _base, u in _urls(6, 50_000)]
+    for link in links:
+        assert normalise.is_google_news(link) == _is_google_news_reference(link), link

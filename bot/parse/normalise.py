@@ -340,6 +340,8 @@ def _article_token_url(token: str) -> str:
 
 
 def is_google_news(link: str) -> bool:
+    if "news.google.com" not in link.lower():  # its host, lower-cased, is in the link: a cheap "no"
+        return False
     try:
         return (urlsplit(link).hostname or "").lower() == "news.google.com"
     except ValueError:
