@@ -1,20 +1,22 @@
 """Parsing — and matching — off the event loop, on every core: a process pool of ``parse_feed`` workers.
 
 Workers come from a ``forkserver`` that has already imported the parse stage, so no thread, socket or
-SQLite handle of the bot is inherited and a worker starts in tens of milliseconds (a fork of a warm
-process) instead of re-importing. Measured on the 200 real feeds (2 cores): 90–140 ms for the pool to
-start, 0.35 ms for a round trip of a tiny document, 0.8 s to parse all 200 feeds through two workers
-against 1.4 s in one process. Small bodies are *not* parsed inline: the round trip is cheaper than the
-main process's time, which the event loop, fetching and the store need. The pool starts on a thread
-(spawning the first worker waits ~0.1 s for the forkserver, holding the executor's lock); workers run
-``SCHED_BATCH`` so the event loop preempts them, and hand freed heap back after large documents. Workers
-end when the bot ends, even by ``kill -9`` (``_die_with``); the forkserver and the resource tracker follow.
+SQLite handle of the bot is inherited and a worker starts in milliseconds (a fork of a warm process)
+instead of re-importing. ``newshound once``/``run`` spawn the forkserver first thing
+(``start_forkserver``), so that it imports the parse stage on the other core while the bot starts up;
+workers do not import the bot's main module either (``_main_module_hidden``). Measured on the 200 real
+feeds (2 cores): ~0.8 s to parse them all through two workers against ~1.25 s in one process. Small
+bodies are *not* parsed inline: the round trip is cheaper than the main process's time, which the event
+loop, fetching and the store need. The pool starts on a thread (the first fork may wait for the
+forkserver, holding the executor's lock); workers run ``SCHED_BATCH`` so the event loop preempts them,
+and hand freed heap back after large documents. Workers end when the bot ends, even by ``kill -9``
+(``_die_with``); the forkserver and the resource tracker follow.
 
 When the pool knows the rules (``set_rules``), a worker also runs the matcher over every entry it
-parsed (``parse_and_match``), so the CPU-heavy match stage is spread over the cores too and never runs
-on the event loop. The rules travel once per worker start (the pool restarts when they change), and
-each result says which rules version it was matched with, so a result matched with rules that were
-replaced meanwhile is never used.
+parsed that can alert (``parse_and_match``; the others are kept brief, see ``Entry.brief``), so the
+CPU-heavy match stage is spread over the cores too and never runs on the event loop. The rules travel
+once per worker start (the pool restarts when they change), and each result says which rules version it
+was matched with, so a result matched with rules that were replaced meanwhile is never used.
 """
 
 from __future__ import annotations
