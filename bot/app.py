@@ -8,10 +8,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.cadence import interval_warnings
-from bot.commands import Services
 from bot.config import Settings
 from bot.deliver import Sink
 from bot.deliver.console import ConsoleSink
@@ -21,11 +21,13 @@ from bot.fetch import Fetcher
 from bot.match import Matcher
 from bot.parse.pool import MatchedFeed, ParsePool
 from bot.pipeline import Poller, PollReport, Ruleset
-from bot.probe import describe_feed
 from bot.rules.model import Config, Feed
 from bot.rules.reload import RulesWatcher
-from bot.scheduler import PollScheduler
 from bot.store import StoreThread
+
+if TYPE_CHECKING:  # imported where used: `newshound once` needs neither slash commands nor a scheduler
+    from bot.commands import Services
+    from bot.scheduler import PollScheduler
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +140,19 @@ class App:
         await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
 
     async def _parse_and_match(
-        self, body: bytes, url: str, headers: Mapping[str, str], feed: Feed, now: datetime, ruleset: Ruleset
+        self,
+        body: bytes,
+        url: str,
+        headers: Mapping[str, str],
+        feed: Feed,
+        now: datetime,
+        ruleset: Ruleset,
+        first_poll: bool,
     ) -> MatchedFeed:
         """Parse and match in a worker — when ``ruleset`` is the one the pool matches with."""
         if ruleset is not self._ruleset:  # the rules changed since this poll began: match here instead
             return await self.pool.parse(body, url, headers), None
-        return await self.pool.parse_and_match(body, url, headers, feed, now)
+        return await self.pool.parse_and_match(body, url, headers, feed, now, first_poll)
 
     async def apply_edit(self, config: Config) -> None:
         """Put rules just written by a slash command in force: compiled off the event loop (a large rule set
@@ -155,6 +164,9 @@ class App:
     def command_services(self) -> Services:
         """What slash commands use: the store, the rules in force, the keywords.yaml editor's target and
         ``apply_config`` (so an edit is in force at once), the feed probe and the admin channel."""
+        from bot.commands import Services
+        from bot.probe import describe_feed
+
         return Services(
             store=self.store,
             rules=self.ruleset,
@@ -215,13 +227,17 @@ class App:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll on schedule and deliver continuously until ``stop`` is set."""
+        from bot.scheduler import PollScheduler
+
         config = self.ruleset().config
         spread = START_SPREAD if len(config.feeds) > 1 else 0.0
         await self.apply_config(config, spread=spread, ruleset=self.ruleset())
         self.scheduler = PollScheduler(
             due=self._due,
             poll=self._scheduled_poll,
+            next_due=self._next_due,
             concurrency=self.settings.max_concurrent_fetches,
+            clock=self.clock,
         )
         self.scheduler.start()
         self.scheduler.add_job(self.reload_rules, RULES_CHECK_SECONDS, "rules-reload")
@@ -263,6 +279,10 @@ class App:
     async def _due(self) -> list[str]:
         now = self.clock()
         return await self.store.run(lambda s: s.feeds_due(now))
+
+    async def _next_due(self) -> float | None:
+        now = self.clock()
+        return await self.store.run(lambda s: s.next_due_at(now))
 
     async def close(self) -> None:
         await asyncio.gather(*self._background, return_exceptions=True)

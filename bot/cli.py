@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -457,6 +459,11 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 
 def _async(fn: Callable[[Settings], Coroutine[Any, Any, int]]) -> Handler:
     def run(_args: argparse.Namespace, settings: Settings) -> int:
+        from bot.parse.pool import start_forkserver
+
+        # The parse workers' forkserver imports the parse stage and the matcher on the other core while
+        # this process imports the rest and loads the rules.
+        start_forkserver(("bot.match",))
         return asyncio.run(fn(settings))
 
     return run
@@ -480,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     _setup_logging(settings)
     try:
-        return HANDLERS[args.command](args, settings)
+        code = HANDLERS[args.command](args, settings)
     except RulesError as exc:  # every command that reads keywords.yaml reports its problems the same way
         _print_problems(exc)
         return EXIT_RULES
@@ -489,6 +496,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    if args.command == "once" and argv is None:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process without tearing the interpreter down object by object (~60 ms for a bot that
+    loaded aiohttp, pydantic and SQLite), once everything is closed: ``once`` has closed the store, the
+    fetcher, the parse pool and Discord, and only the main thread is left. Exit handlers still run and
+    output is flushed."""
+    if threading.active_count() != 1:
+        return
+    logging.shutdown()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 #: Fields of an entry a rule may look at (see ``Rule.fields``).
 ENTRY_FIELDS: tuple[str, ...] = ("title", "summary", "content", "link", "author", "source", "tags")
+#: Characters of an item's text (its summary, else its content) the store keeps, for search and ``/why``.
+STORED_TEXT = 2000
 
 
 @dataclass(slots=True)
@@ -20,6 +22,11 @@ class Entry:
 
     ``key`` is the item's identity within its feed: its guid/id, else its normalised link, else a hash
     of title + link (see ``bot.parse.normalise.entry_key``). ``link`` is an http(s) URL or ``""``.
+
+    ``brief``: the parse stage was told that this entry cannot alert (it will be recorded silently, see
+    ``Defaults.silent``) and kept only what the store keeps of its text: ``summary`` is the first
+    ``STORED_TEXT`` characters of the full summary (``content`` is ``""``, or its first ``STORED_TEXT``
+    characters when there is no summary). Such an entry is never matched.
     """
 
     key: str
@@ -33,6 +40,7 @@ class Entry:
     source_url: str = ""
     tags: tuple[str, ...] = ()
     guid: str = ""
+    brief: bool = False
 
     def field_text(self, name: str) -> str:
         """The text of one matchable field (``tags`` joined by `` · ``)."""

@@ -5,6 +5,8 @@ The order of decisions for each entry the store has not seen (``decide``):
 1. First poll of a feed: an entry older than ``defaults.backfill`` (or without a date) is recorded
    silently (``backfill``) — adding a feed never floods a channel.
 2. An entry published longer ago than ``defaults.max_age`` is recorded silently (``too_old``).
+   (``Defaults.silent`` decides 1 and 2. Such entries are never matched — their outcomes are ``None`` —
+   and on a first poll the parse worker keeps them ``brief``: only the text the store keeps.)
 3. Every rule judges the entry (``bot.match``; its docstring has the rule-level order).
 4. The rules that fired are grouped by where they deliver; each destination gets one alert for the entry,
    naming every rule that fired for it. A story already sent to that destination (same link or same
@@ -63,11 +65,14 @@ class Ruleset:
         return cls(config, Matcher(config))
 
 
-#: A parsed document and, per entry, the rule outcomes (``None``: not matched yet).
-Matched = tuple[ParsedFeed, list[list[RuleOutcome]] | None]
-#: Parse, and match with the given ruleset, in one step (in a worker process): the parsed feed and, per
-#: entry, the rule outcomes — or ``None`` when they could not be computed there with that ruleset.
-ParseMatchFn = Callable[[bytes, str, Mapping[str, str], Feed, datetime, Ruleset], Awaitable[Matched]]
+#: A parsed document and, per entry, the rule outcomes (``None`` for the list: not matched yet; for one
+#: entry: it cannot alert, see ``Defaults.silent``, and was kept ``brief``).
+Matched = tuple[ParsedFeed, list[list[RuleOutcome] | None] | None]
+#: Parse, and match with the given ruleset, in one step (in a worker process), for a feed's poll (its
+#: first poll or not) at a time: the parsed feed and, per entry, the rule outcomes — ``None`` for the
+#: entries that cannot alert (kept brief), or for the whole list when they could not be computed there
+#: with that ruleset.
+ParseMatchFn = Callable[[bytes, str, Mapping[str, str], Feed, datetime, Ruleset, bool], Awaitable[Matched]]
 
 
 @dataclass(slots=True)
@@ -116,8 +121,23 @@ def decide(
     outcomes: list[RuleOutcome] | None = None,
 ) -> NewItem:
     """What to do with one unseen entry (see the module docstring for the order). ``outcomes``: the
-    rules' verdicts when already computed with this ruleset (by a parse worker)."""
+    rules' verdicts when already computed with this ruleset (by a parse worker). An entry recorded
+    silently (steps 1 and 2) is not matched at all: its outcomes are ``None``."""
     config = ruleset.config
+    published = entry.published
+    silent = config.defaults.silent(published, first_poll=first_poll, now=now)
+    if silent is not None:
+        age = (now - published).total_seconds() if published else None
+        if silent == "backfill":
+            why = "no date" if age is None else f"published {age / 3600:.1f} h before the feed's first poll"
+            return NewItem(
+                entry, "backfill", f"first poll of the feed: {why}, recorded without alerting", None
+            )
+        return NewItem(
+            entry, "too_old", f"published {(age or 0) / 86400:.1f} days ago, older than max_age", None
+        )
+    if entry.brief:
+        raise ValueError(f"entry {entry.key!r} was kept brief but can alert: it must be parsed in full")
     if outcomes is None:
         outcomes = ruleset.matcher.match(entry, feed, now)
     fired = [o for o in outcomes if o.fired]
@@ -271,18 +291,19 @@ class Poller:
         etag, last_modified = validators.pop() if len(validators) == 1 else (None, None)
         at = self.clock()
         fetched = await self.fetcher.fetch(url, etag=etag, last_modified=last_modified)
-        parsed: list[tuple[ParsedFeed, list[list[RuleOutcome]] | None, str]] = []
+        parsed: list[tuple[ParsedFeed, list[list[RuleOutcome] | None] | None, str]] = []
 
         async def parse_once(feed: Feed, first_poll: bool) -> Matched:
             """Parse the body once for every member. On a feed's first poll every entry is new, so the
-            parse worker matches them all too (both cores); later polls usually bring a few new entries
-            among many seen ones: parse only, and match just the new ones (``_record``)."""
+            parse worker matches them all too (both cores) — all that can alert, that is: the others
+            (nearly all, on a first poll) are kept brief and not matched. Later polls usually bring a few
+            new entries among many seen ones: parse only, and match just the new ones (``_record``)."""
             if not parsed:
                 where = fetched.final_url or url
                 if self.parse_and_match is not None and first_poll:
                     now = datetime.fromtimestamp(at, UTC)
                     doc, outcomes = await self.parse_and_match(
-                        fetched.body, where, fetched.headers, feed, now, ruleset
+                        fetched.body, where, fetched.headers, feed, now, ruleset, first_poll
                     )
                 else:
                     doc, outcomes = await self.parse(fetched.body, where, fetched.headers), None
@@ -350,19 +371,22 @@ class Poller:
         feed = ruleset.config.feed(name) or feed
         if ruleset is not matched_with:
             outcomes = None  # matched in the worker with the rules replaced meanwhile: match again here
-        unique: dict[str, Entry] = {}
-        matched: dict[str, list[RuleOutcome]] = {}
-        for i, e in enumerate(parsed.entries):
-            if e.key not in unique:
-                unique[e.key] = e
-                if outcomes is not None:
-                    matched[e.key] = outcomes[i]
-        unseen = await self.store.run(lambda s: s.unseen(name, list(unique)))
-        fresh = [e for k, e in unique.items() if k in unseen]
-        epoch = datetime.fromtimestamp(0, UTC)
-        fresh.sort(key=lambda e: (e.published is None, e.published or epoch))  # oldest first, undated last
         now_dt = datetime.fromtimestamp(at, UTC)
         first_poll = state.first_polled_at is None
+        fresh, matched = await self._fresh(name, parsed, outcomes)
+        defaults = ruleset.config.defaults
+        if any(
+            e.brief and defaults.silent(e.published, first_poll=first_poll, now=now_dt) is None for e in fresh
+        ):
+            # Kept brief for rules replaced meanwhile, or for another feed sharing this URL, yet it can
+            # alert here: read the document again, in full.
+            parsed = await self.parse(fetched.body, fetched.final_url or feed.url, fetched.headers)
+            if parsed.error:
+                return await self._failed(state, interval, parsed.error, fetched.http_status, None, at)
+            outcomes = None
+            fresh, matched = await self._fresh(name, parsed, None)
+        epoch = datetime.fromtimestamp(0, UTC)
+        fresh.sort(key=lambda e: (e.published is None, e.published or epoch))  # oldest first, undated last
         title = parsed.title or state.title or feed.name
 
         def decide_all() -> list[NewItem]:
@@ -429,6 +453,21 @@ class Poller:
             alert_ids=outcome.alert_ids,
             notices=len(notices),
         )
+
+    async def _fresh(
+        self, name: str, parsed: ParsedFeed, outcomes: list[list[RuleOutcome] | None] | None
+    ) -> tuple[list[Entry], dict[str, list[RuleOutcome] | None]]:
+        """The entries of ``parsed`` the store has not seen on feed ``name`` (the first of each key), and
+        the outcomes computed for them in the worker, by key."""
+        unique: dict[str, Entry] = {}
+        matched: dict[str, list[RuleOutcome] | None] = {}
+        for i, e in enumerate(parsed.entries):
+            if e.key not in unique:
+                unique[e.key] = e
+                if outcomes is not None:
+                    matched[e.key] = outcomes[i]
+        unseen = await self.store.run(lambda s: s.unseen(name, list(unique)))
+        return [e for k, e in unique.items() if k in unseen], matched
 
     async def _failed(
         self,

@@ -6,11 +6,13 @@ cheaper equivalent; these tests compare them with the originals on many generate
 
 from __future__ import annotations
 
+import codecs
 import html
 import random
 import re
 from urllib.parse import urljoin, urlsplit
 
+import pytest
 from feedparser.urls import _urljoin
 
 from bot.parse import normalise
@@ -113,6 +115,34 @@ def test_html_to_text_is_unchanged() -> None:
         assert html_to_text(s, 12) == _html_to_text_reference(s, 12), s
 
 
+STRIP_PARTS = [
+    *HTML_PARTS, "<?", "?", "<!", "[", "]", "CDATA", "<![CDATA[", "'", "=", "é", "Σ", "İ", "<p", "</p>",
+    "<br/>", "<P class='a'>", "</", "noscript", "NoScript", "<style>", "</style", "<template", "tfoot",
+    "thead", "pre", "param", "fig", "figure", "figcaption", "header", "d", "dl", "dt", "i", "v", "blockquote",
+    "<div>", ":", "0", "\x02", "<!DOCTYPE html>", "<script>", "</SCRIPT >", "-->x", "<!-- a <p> -->",
+]  # fmt: skip
+
+
+def test_strip_tags_is_the_loop() -> None:
+    rng = random.Random(11)
+    for _ in range(200_000):
+        s = "".join(rng.choice(STRIP_PARTS) for _ in range(rng.randint(1, 24)))
+        assert normalise._strip_tags(s) == normalise._strip_tags_loop(s), s
+
+
+def test_block_tag_pattern_names_exactly_the_block_tags() -> None:
+    pattern = re.compile(normalise._BLOCK_AT.pattern, re.A)
+    names = {f"{a}{b}" for a in "abdfhlmnopstu" for b in ["", *"12345678rdltv"]}
+    names |= (
+        normalise._BLOCK_TAGS
+        | {n + "x" for n in normalise._BLOCK_TAGS}
+        | {n[:-1] for n in normalise._BLOCK_TAGS}
+    )
+    for name in names:
+        for form in (f"<{name}>", f"</{name.upper()} x>"):
+            assert (pattern.fullmatch(form) is not None) == (name in normalise._BLOCK_TAGS), form
+
+
 def test_whitespace_split_matches_the_regex_for_every_character() -> None:
     for c in map(chr, range(0x110000)):
         assert (ORIGINAL_SPACE.fullmatch(c) is not None) == (c.split() == [])
@@ -126,3 +156,145 @@ def test_has_control_is_the_control_regex() -> None:
     for _ in range(50_000):
         data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
         assert guards.has_control(data) == (guards._CONTROL.search(data) is not None), data
+
+
+def test_html_text_prefix_is_the_start_of_html_to_text() -> None:
+    rng = random.Random(13)
+    words = [*STRIP_PARTS, "word", "longer words here", " ", "  ", "&amp;", "&#8217;", "&notin;", "&no", "&"]
+    for _ in range(20_000):
+        s = "".join(rng.choice(words) for _ in range(rng.randint(1, 400)))
+        n = rng.randint(1, 60)
+        assert normalise.html_text_prefix(s, n) == html_to_text(s)[:n], (s, n)
+    # A reference cut by the window: "&not" then a tag then "in;" is "&notin;" (∉), not "&not" (¬).
+    for pad in range(0, 90):
+        s = "<p>" * pad + "abcdefgh &not<b>in; rest of the text" + " more" * 40
+        for n in (9, 10, 11):
+            assert normalise.html_text_prefix(s, n) == html_to_text(s)[:n], (s, n)
+
+
+def test_html_text_prefix_reads_only_the_start_of_a_long_field() -> None:
+    body = "<p>Lead paragraph about Tartus &amp; more.</p>" + "<div>filler text</div>" * 50_000
+    calls: list[int] = []
+    original = normalise._strip_tags
+    try:
+        normalise._strip_tags = lambda s: calls.append(len(s)) or original(s)  # type: ignore[assignment]
+        text = normalise.html_text_prefix(body, 2000)
+    finally:
+        normalise._strip_tags = original  # type: ignore[assignment]
+    assert text == html_to_text(body)[:2000]
+    assert sum(calls) < 50_000 < len(body)
+
+
+# -- the guards' fast forms ------------------------------------------------------------------------------
+
+
+def _repair_reference(data: bytes) -> bytes:
+    from bot.parse import guards
+
+    return guards._REF.sub(guards._fix_reference, guards._CONTROL.sub(b"", data))
+
+
+def test_repair_xml_is_unchanged() -> None:
+    from bot.parse import guards
+
+    parts = [
+        b"&", b"amp;", b"lt;", b"quot", b"apos;", b"#", b"x", b"X", b"0", b"3", b"1", b"2", b"5", b"9", b"d",
+        b"D", b"7", b"8", b"f", b"F", b"c", b";", b"nbsp;", b"eacute;", b"zz;", b"a", b"\x01",
+        b"\xef\xbf\xbe", b"55295;", b"55296;", b"#xD7FF;", b"#xd800;", b"#x20;", b"#x1F;", b"#31;", b"#32;",
+        b"#0032;", b" ",
+    ]  # fmt: skip
+    rng = random.Random(17)
+    for _ in range(50_000):
+        data = b"".join(rng.choice(parts) for _ in range(rng.randint(1, 14)))
+        assert guards.repair_xml(data) == _repair_reference(data), data
+    for code in range(0, 0x11000):
+        for ref in (f"&#{code};", f"&#x{code:x};", f"&#X{code:X};"):
+            data = f"a{ref}b".encode()
+            assert guards.repair_xml(data) == _repair_reference(data), ref
+
+
+def _complexity_reference(data: bytes) -> str | None:
+    from bot.parse import guards
+
+    references = data.count(b"&")
+    if references > guards.MAX_REFERENCES:
+        return "references"
+    markup = guards.outside_cdata(data)
+    if sum(1 for _ in guards._START_TAG.finditer(markup)) > guards.MAX_ELEMENTS:
+        return "elements"
+    if sum(1 for _ in guards._XMLNS.finditer(markup)) > guards.MAX_NAMESPACES:
+        return "namespaces"
+    return None
+
+
+def test_complexity_problem_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.parse import guards
+
+    monkeypatch.setattr(guards, "MAX_ELEMENTS", 6)
+    monkeypatch.setattr(guards, "MAX_NAMESPACES", 3)
+    parts = [
+        b"<a", b">", b"</a>", b" xmlns", b" xmlns:x", b"=", b"'u'", b"<![CDATA[", b"]]>", b"<!--", b"-->",
+        b"xml", b"ns", b"<", b"x", b" ", b"<!", b"&",
+    ]  # fmt: skip
+    rng = random.Random(19)
+    for _ in range(50_000):
+        data = b"".join(rng.choice(parts) for _ in range(rng.randint(1, 30)))
+        found = guards.complexity_problem(data)
+        kind = next((k for k in ("references", "elements", "namespaces") if k in (found or "")), None)
+        assert kind == _complexity_reference(data), data
+    # Declarations split by cut-out sections: none is an "xmlns" of the document, four are of the markup.
+    for split in (b" xml<!--c-->ns='u'", b" x<![CDATA[y]]>mlns:a='u'"):
+        data = b"<a" + split * 4 + b"/>"
+        assert _complexity_reference(data) == "namespaces"
+        assert "namespaces" in (guards.complexity_problem(data) or "")
+
+
+def test_to_utf8_without_feedparser_is_what_feedparser_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.parse import guards
+
+    types = [None, "", "application/xml", "application/rss+xml", "text/xml", "text/html", "text/plain",
+             "application/json", "application/octet-stream", "TEXT/XML"]  # fmt: skip
+    charsets = [None, "utf-8", "UTF-8", '"utf8"', "us-ascii", "ascii", "iso-8859-1", "gb2312", "bogus"]
+    declarations = [b"", b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="utf-8"?>',
+                    b"<?xml version='1.0' encoding='ISO-8859-1'?>", b'<?xml encoding="ascii" ?>',
+                    b'<?xml version="1.0" encoding="bogus"?>',
+                    b'<?xml version="1.0" encoding="UTF-8" ?>\n']  # fmt: skip
+    bodies = [b"<rss><t>plain</t></rss>", "<rss><t>caf\u00e9 \u2014 \u0422\u0430\u0440</t></rss>".encode(),
+              "<rss><t>caf\u00e9</t></rss>".encode("latin-1"), b"<rss><t>\xff\xfe bad</t></rss>"]  # fmt: skip
+    cases = []
+    for ctype in types:
+        for charset in charsets:
+            headers: dict[str, str] = {"x-other": "1"}
+            if ctype is not None:
+                headers["content-type"] = ctype + (f"; charset={charset}" if charset else "")
+            elif charset:
+                continue
+            for decl in declarations:
+                for body in bodies:
+                    for prefix in (b"", b"\n", codecs.BOM_UTF8):
+                        cases.append((prefix + decl + body, headers))
+        cases.append((b'<?xml version="1.0"?><rss/>', {}))  # no headers at all
+    fast = [guards.to_utf8(body, headers) for body, headers in cases]
+    assert (
+        sum(guards._already_utf8({k.lower(): v for k, v in h.items()}, b) is not None for b, h in cases) > 500
+    )
+    monkeypatch.setattr(guards, "_already_utf8", lambda headers, body: None)
+    for (body, headers), got in zip(cases, fast, strict=True):
+        assert got == guards.to_utf8(body, headers), (body, headers)
+
+
+def _is_google_news_reference(link: str) -> bool:
+    try:
+        return (urlsplit(link).hostname or "").lower() == "news.google.com"
+    except ValueError:
+        return False
+
+
+def test_is_google_news_is_unchanged() -> None:
+    hosts = ["news.google.com", "NEWS.Google.COM", "news.google.com.evil", "evil", "u@news.google.com:80",
+             "news.google.com:x", "[news.google.com]", "news%2Egoogle.com"]  # fmt: skip
+    links = [f"{scheme}://{host}{path}" for scheme in ("https", "HTTP", "feed") for host in hosts
+             for path in ("", "/x", "/news.google.com", "?q=news.google.com")]  # fmt: skip
+    links += [u for _base, u in _urls(6, 50_000)]
+    for link in links:
+        assert normalise.is_google_news(link) == _is_google_news_reference(link), link

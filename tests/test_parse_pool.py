@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,3 +62,67 @@ async def test_workers_match_with_the_rules_in_force() -> None:
         assert (await pool.parse(BODY, "https://wire.example/rss", {})).entries == parsed.entries
     finally:
         pool.close()
+
+
+async def test_on_a_first_poll_workers_match_only_entries_that_can_alert() -> None:
+    """Backfill (older than ``backfill``, or undated) and anything older than ``max_age`` is recorded
+    without alerting whatever the rules say: the worker keeps it brief and does not match it."""
+    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>Tartus today</title><guid>new</guid><pubDate>Wed, 31 Dec 2025 23:00:00 GMT</pubDate></item>
+<item><title>Tartus last week</title><guid>old</guid><pubDate>Wed, 24 Dec 2025 23:00:00 GMT</pubDate></item>
+<item><title>Tartus, undated</title><guid>undated</guid></item></channel></rss>"""
+    config = Config(
+        path="k.yaml",
+        defaults=Defaults(channel="123456789012345678", backfill=3 * 86400.0, max_age=5 * 86400.0),
+        feeds=(Feed(name="wire", url="https://wire.example/rss"),),
+        rules=(Rule(name="bases", keywords=("Tartus",)),),
+    )
+    feed = config.feeds[0]
+    pool = ParsePool(workers=1)
+    try:
+        pool.set_rules(config, Matcher)
+        url = "https://wire.example/rss"
+        first, outcomes = await pool.parse_and_match(body, url, {}, feed, NOW, first_poll=True)
+        assert [e.brief for e in first.entries] == [False, True, True]
+        assert outcomes is not None and outcomes[1:] == [None, None]
+        assert outcomes[0] == Matcher(config).match(first.entries[0], feed, NOW)
+        later, outcomes = await pool.parse_and_match(body, url, {}, feed, NOW, first_poll=False)
+        assert [e.brief for e in later.entries] == [False, True, False]  # only max_age applies
+        assert outcomes is not None and [o is None for o in outcomes] == [False, True, False]
+        full = parse_feed(body, url, {})
+        assert [e.key for e in first.entries] == [e.key for e in full.entries]
+        assert first.entries[0] == full.entries[0] and later.entries[2] == full.entries[2]
+    finally:
+        pool.close()
+
+
+def test_workers_do_not_import_the_bots_main_module(tmp_path: Path) -> None:
+    """multiprocessing makes every new process import the parent's ``__main__`` (for ``newshound``: the
+    CLI, settings, rules — ~20 MB per worker); the pool's workers skip it."""
+    marker = tmp_path / "imported"
+    script = tmp_path / "main.py"
+    script.write_text(
+        "import asyncio, pathlib, sys\n"
+        f"if __name__ != '__main__':\n    pathlib.Path({str(marker)!r}).write_text(__name__)\n"
+        "else:\n"
+        "    from bot.parse.pool import ParsePool\n"
+        "    async def go():\n"
+        "        pool = ParsePool(workers=2)\n"
+        "        try:\n"
+        "            body = b'<rss><channel><item><title>x</title></item></channel></rss>'\n"
+        "            parsed = await pool.parse(body, '', {})\n"
+        "            print(len(parsed.entries))\n"
+        "        finally:\n"
+        "            pool.close()\n"
+        "    asyncio.run(go())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
+    assert not marker.exists(), f"a worker imported the main module as {marker.read_text()}"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.app import App
 from bot.config import Settings
+from bot.parse import parse_feed
 from tests.conftest import CHANNEL, OTHER_CHANNEL, Captured, write_rules
 from tests.fakes.feed_host import FeedHost, rss
 
@@ -82,6 +83,13 @@ async def test_first_poll_alerts_matches_not_traps_and_not_old_items(
     reasons = dict(db.execute("SELECT key, reason FROM items").fetchall())
     assert "festival" in reasons["id:urn:test:3"]
     assert "Russia" in reasons["id:urn:test:4"]  # explains the missing `all` term
+    # The backfill item would match, but it is recorded before the rules are asked: no outcomes at all.
+    outcomes = dict(db.execute("SELECT key, outcomes FROM items").fetchall())
+    assert outcomes["id:urn:test:5"] is None and outcomes["id:urn:test:3"] is not None
+    judged = {
+        k for (k,) in db.execute("SELECT key FROM items JOIN item_rules ON item_rules.item_id = items.id")
+    }
+    assert judged == {"id:urn:test:1", "id:urn:test:3", "id:urn:test:4"}
 
 
 async def test_second_poll_and_restart_alert_nothing_twice(
@@ -211,3 +219,59 @@ async def test_console_alert_is_readable(
     # the summary keeps the lead sentence and the sentence that matched, and skips the filler
     assert "The ministry held a briefing" in text and "Russia keeps two warships at Tartus" in text
     assert "Filler" not in text
+
+
+async def test_items_that_cannot_alert_are_stored_and_searchable_like_any_other(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """Backfill items are parsed brief (only the text the store keeps): what is stored is the same."""
+    long_desc = "<p>Opening words about the harbour.</p>" + "<p>Filler sentence number.</p>" * 300
+    old = [item(n, f"Old story {n}", long_desc + f" Trailing {n}.", hours_ago=48 + n) for n in range(3)]
+    feed_host.set("/levant.xml", rss([item(9, "Fresh story", long_desc), *old]))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        await app.once()
+        hits, _ = await app.store.run(lambda s: s.search("harbour opening"))
+    finally:
+        await app.close()
+    reference = parse_feed(rss([item(9, "Fresh story", long_desc), *old]).encode(), "", {})
+    assert {h["title"] for h in hits} == {"Fresh story", "Old story 0", "Old story 1", "Old story 2"}
+    db = sqlite3.connect(settings.database)
+    stored = dict(db.execute("SELECT key, summary FROM items").fetchall())
+    assert stored == {e.key: e.summary[:2000] for e in reference.entries}
+
+
+async def test_a_feed_sharing_its_url_with_a_new_feed_still_judges_its_own_new_items(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """A new feed's first poll keeps its backfill brief; another feed with the same URL, polled before,
+    must still judge (in full) an item that is backfill for the new feed but new and recent enough for
+    it."""
+    url = feed_host.url("/levant.xml")
+    feed_host.set("/levant.xml", rss([item(1, "Nothing to see", hours_ago=100)]), etag=False)
+    rules_for(settings, {"old-wire": url})
+    app = make_app()
+    try:
+        await app.start()
+        await app.once()
+    finally:
+        await app.close()
+    deep = "Background. " * 400 + "Russia keeps warships at Tartus."  # the match is past the stored text
+    feed_host.set(
+        "/levant.xml",
+        rss([item(2, "Naval update", deep, hours_ago=48), item(1, "Nothing to see", hours_ago=100)]),
+        etag=False,
+    )
+    rules_for(settings, {"new-wire": url, "old-wire": url})  # the new feed first: its parse is shared
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    by_feed = {p.feed: p for p in summary.polls}
+    assert by_feed["old-wire"].status == "ok" and by_feed["old-wire"].alerts == 1
+    assert by_feed["new-wire"].status == "ok" and by_feed["new-wire"].alerts == 0
+    assert "Naval update" in app.sink.text  # type: ignore[attr-defined]

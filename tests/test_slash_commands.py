@@ -6,6 +6,7 @@ mocked."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -199,6 +200,26 @@ async def test_why_tells_when_seen_which_rules_where_it_went_and_delivery(rig: S
     unknown = await rig.ask("why", {"link": "https://elsewhere.example/x"}, user=MEMBER)
     assert "I have never seen an item with the link or guid" in unknown.text
     assert "**broken**" in unknown.text  # a failing feed is named as a possible reason
+
+
+async def test_why_on_an_item_recorded_for_its_age_says_the_rules_were_not_asked(
+    rig: SlashRig, feed_host: FeedHost
+) -> None:
+    old = {
+        "title": "Ships leave Tartus",
+        "link": "https://news.example/old/1",
+        "guid": "urn:old:1",
+        "description": "An old report from Tartus.",
+        "published": now() - timedelta(days=3),
+    }
+    feed_host.set("/wire.xml", rss([old], title="Levant Wire"))
+    await rig.poll()
+    answer = await rig.ask("why", {"link": "https://news.example/old/1"}, user=MEMBER)
+    text = answer.text
+    assert "Verdict: " in text and "first poll of the feed: published 72.0 h before" in text
+    assert "Rules when it was seen: not consulted" in text
+    assert "found none of their keywords" not in text
+    assert "With today's rules: would fire: bases" in text
 
 
 async def test_trend_defers_then_attaches_a_png_chart(rig: SlashRig) -> None:

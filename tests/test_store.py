@@ -141,3 +141,20 @@ def test_audit_log_keeps_before_and_after(store: Store) -> None:
     store.audit("admin#1", "rule.add", "bases", at=5.0, before=None, after={"keywords": ["Tartus"]})
     [row] = store.recent_audit(1)
     assert row["actor"] == "admin#1" and row["after"] == '{"keywords": ["Tartus"]}' and row["before"] is None
+
+
+def test_next_due_at_is_the_earliest_schedule_of_an_active_feed_not_due_yet(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    try:
+        store.sync_feeds(
+            [("a", "https://a.example/"), ("b", "https://b.example/"), ("c", "https://c.example/")], 0.0
+        )
+        store.set_next_poll("a", 100.0)
+        store.set_next_poll("b", 50.0)
+        store.set_next_poll("c", 10.0)
+        assert store.next_due_at(20.0) == 50.0  # c is due already
+        store.record_failure("b", 20.0, 50.0, "down", pause=True)
+        assert store.next_due_at(20.0) == 100.0  # a paused feed is never due
+        assert store.next_due_at(200.0) is None
+    finally:
+        store.close()

@@ -447,16 +447,23 @@ async def why(ctx: Context, link_or_guid: str) -> Reply:
         if verdict in ("backfill", "too_old", "duplicate"):  # decided before or after the rules: say why
             shown += f" — {plain(row.get('reason'), 700)}"
         embed.add("Verdict", shown)
+        judged = row.get("outcomes") is not None  # None: recorded silently before the rules were asked
         outcomes = row.get("outcomes") or []
-        named = {str(o.get("rule")) for o in outcomes}
-        lines = [_outcome_line(o) for o in outcomes]
-        others = [r.name for r in config.rules if r.name not in named]
-        if others:
-            lines.append(
-                f"▫️ {', '.join(escape(n) for n in others[:15])}{' …' if len(others) > 15 else ''}: "
-                "found none of their keywords, did not watch this feed, or were paused then"
+        if judged:
+            named = {str(o.get("rule")) for o in outcomes}
+            lines = [_outcome_line(o) for o in outcomes]
+            others = [r.name for r in config.rules if r.name not in named]
+            if others:
+                lines.append(
+                    f"▫️ {', '.join(escape(n) for n in others[:15])}{' …' if len(others) > 15 else ''}: "
+                    "found none of their keywords, did not watch this feed, or were paused then"
+                )
+            embed.add("Rules when it was seen", "\n".join(lines) or "no rules")
+        else:
+            embed.add(
+                "Rules when it was seen",
+                "not consulted: an item recorded without alerting for its age is not matched",
             )
-        embed.add("Rules when it was seen", "\n".join(lines) or "no rules")
         alerts = row.get("alerts") or []
         if alerts:
             embed.add("Delivery", "\n".join(_why_delivery(a, ctx.actor.guild_id) for a in alerts))
@@ -470,7 +477,7 @@ async def why(ctx: Context, link_or_guid: str) -> Reply:
         )
         fired_now = [o.rule for o in now_outcomes if o.fired]
         fired_then = [str(o.get("rule")) for o in outcomes if o.get("verdict") == "matched"]
-        if sorted(fired_now) != sorted(fired_then):
+        if not judged or sorted(fired_now) != sorted(fired_then):
             embed.add(
                 "With today's rules",
                 (

@@ -18,14 +18,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.model import ParsedFeed
-from bot.parse import guards
-from bot.parse.discover import html_page_error
-from bot.parse.fast import parse_fast
-from bot.parse.feedparser_path import parse_with_feedparser
-from bot.parse.jsonfeed import looks_like_json, parse_json_feed
-from bot.parse.normalise import disambiguate_keys
+from bot.parse.normalise import Brief, disambiguate_keys
 
-__all__ = ["MAX_ENTRIES", "parse_feed"]
+__all__ = ["MAX_ENTRIES", "PRELOAD", "parse_feed"]
+
+#: The parsers proper (lxml, feedparser: ~30 ms to import) load on the first parse, so that a process
+#: that only hands documents to the parse workers never imports them; the workers' forkserver preloads
+#: these modules (``bot.parse.pool``).
+PRELOAD = ("bot.parse.guards", "bot.parse.discover", "bot.parse.fast", "bot.parse.feedparser_path",
+           "bot.parse.jsonfeed")  # fmt: skip
 
 #: Items read from one document; more are dropped with a warning (the largest of 200 real feeds has 1,046).
 MAX_ENTRIES = 10_000
@@ -35,14 +36,23 @@ _FEED_ROOTS = {"rss", "feed", "rdf:rdf", "rdf", "channel"}
 
 
 def parse_feed(
-    body: bytes, url: str = "", headers: Mapping[str, str] | None = None, *, fast: bool = True
+    body: bytes,
+    url: str = "",
+    headers: Mapping[str, str] | None = None,
+    *,
+    fast: bool = True,
+    brief: Brief | None = None,
 ) -> ParsedFeed:
     """Parse ``body`` (fetched from ``url`` with response ``headers``). Problems end up in
     ``ParsedFeed.error`` (nothing readable) or ``.warning`` (read, but the document was broken).
-    ``fast=False`` skips the fast path: feedparser reads everything (the reference, for comparisons)."""
+    ``fast=False`` skips the fast path: feedparser reads everything (the reference, for comparisons).
+    ``brief(published)`` true: that entry cannot alert, keep it brief (``Entry.brief``)."""
+    from bot.parse import guards
+
     try:
         with guards.time_limit(guards.PARSE_SECONDS):
-            result = _parse(body, url, {k.lower(): v for k, v in (headers or {}).items()}, fast)
+            lowered = {k.lower(): v for k, v in (headers or {}).items()}
+            result = _parse(body, url, lowered, fast, brief)
     except guards.ParseTimeout:
         return ParsedFeed(
             error=f"reading the document took over {guards.PARSE_SECONDS:g} s (too large or too complex)",
@@ -56,26 +66,43 @@ def parse_feed(
     return result
 
 
-def _parse(body: bytes, url: str, headers: dict[str, str], use_fast: bool = True) -> ParsedFeed:
+def _parse(
+    body: bytes, url: str, headers: dict[str, str], use_fast: bool = True, brief: Brief | None = None
+) -> ParsedFeed:
+    from bot.parse import guards
+    from bot.parse.discover import html_page_error
+    from bot.parse.fast import parse_fast
+    from bot.parse.feedparser_path import parse_with_feedparser
+    from bot.parse.jsonfeed import looks_like_json, parse_json_feed
+
     if not body.strip():
         return ParsedFeed(error="the response was empty", parser="none")
     if looks_like_json(body, headers.get("content-type", "")):
-        return parse_json_feed(body, url, MAX_ENTRIES)
+        return parse_json_feed(body, url, MAX_ENTRIES, brief)
 
     data, encoding_warning = guards.to_utf8(body, headers)
-    if guards.declares_entities(data):
-        return ParsedFeed(
-            error="refused: the document declares XML entities (entity-expansion guard)", parser="none"
-        )
+    # An entity declaration refuses the document before anything else is said of it — also one hidden
+    # by control characters, which only a broken document can hold (so that costly check waits for a
+    # document that is not well-formed, or for another refusal it would take precedence over).
+    if guards.shows_entities(data):
+        return _refused_entities()
     root = guards.root_element(data)
     if root in _HTML_ROOTS:
-        return ParsedFeed(error=html_page_error(body, url), parser="none")
+        return (
+            _refused_entities()
+            if guards.hides_entities(data)
+            else ParsedFeed(error=html_page_error(body, url), parser="none")
+        )
     problem = guards.complexity_problem(data)
     if problem:
-        return ParsedFeed(error=problem, parser="none")
+        return (
+            _refused_entities() if guards.hides_entities(data) else ParsedFeed(error=problem, parser="none")
+        )
 
     warnings = [encoding_warning] if encoding_warning else []
     still = broken = guards.xml_problem(data)
+    if broken and guards.hides_entities(data):
+        return _refused_entities()
     if broken or guards.has_doctype(data):
         # Broken: repair what breaks most feeds. With a DOCTYPE, expat silently drops references to
         # entities it cannot know (HTML's &eacute; in an RSS 0.91 feed); make them characters first.
@@ -95,8 +122,8 @@ def _parse(body: bytes, url: str, headers: dict[str, str], use_fast: bool = True
     # well-formed (it returns None for anything it does not read exactly as feedparser would), else
     # feedparser.
     utf8 = _as_utf8(headers)
-    fast = None if still or not use_fast else parse_fast(data, url, utf8, MAX_ENTRIES)
-    result = fast if fast is not None else parse_with_feedparser(data, url, utf8, MAX_ENTRIES)
+    fast = None if still or not use_fast else parse_fast(data, url, utf8, MAX_ENTRIES, brief)
+    result = fast if fast is not None else parse_with_feedparser(data, url, utf8, MAX_ENTRIES, brief)
     if still:
         warnings.append(f"not well-formed XML ({still}); read leniently")
     elif result.warning:
@@ -109,6 +136,12 @@ def _parse(body: bytes, url: str, headers: dict[str, str], use_fast: bool = True
             shown = f"<{root}>" if root else "no XML element at the start"
             result.error = f"not a feed: the document is not RSS, Atom or JSON Feed ({shown})"
     return result
+
+
+def _refused_entities() -> ParsedFeed:
+    return ParsedFeed(
+        error="refused: the document declares XML entities (entity-expansion guard)", parser="none"
+    )
 
 
 def _as_utf8(headers: dict[str, str]) -> dict[str, str]:

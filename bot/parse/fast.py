@@ -34,7 +34,7 @@ from lxml import etree
 
 from bot.model import Entry, ParsedFeed
 from bot.parse.feedparser_path import FORMATS
-from bot.parse.normalise import html_to_text, is_plain_url, make_entry, struct_to_utc
+from bot.parse.normalise import Brief, html_to_text, is_plain_url, make_entry, struct_to_utc
 
 __all__ = ["parse_fast"]
 
@@ -559,12 +559,16 @@ def _image_title_depth(el: Any, d: int) -> int:
 
 
 def parse_fast(
-    body: bytes, url: str = "", headers: Mapping[str, str] | None = None, max_entries: int = 10_000
+    body: bytes,
+    url: str = "",
+    headers: Mapping[str, str] | None = None,
+    max_entries: int = 10_000,
+    brief: Brief | None = None,
 ) -> ParsedFeed | None:
     """Read ``body`` the way ``parse_with_feedparser`` would, or return ``None`` when unsure (the caller
     then uses feedparser). Never raises for document reasons."""
     try:
-        return _parse(body, url, headers or {}, max_entries)
+        return _parse(body, url, headers or {}, max_entries, brief)
     except (_Bail, etree.LxmlError, ValueError, TypeError, UnicodeError, LookupError, RecursionError):
         return None
 
@@ -589,7 +593,9 @@ def _without_doctype(data: bytes) -> tuple[bytes, bytes]:
     return prolog + data[end:], found.group(0) if found else b""
 
 
-def _parse(body: bytes, url: str, headers: Mapping[str, str], max_entries: int) -> ParsedFeed | None:
+def _parse(
+    body: bytes, url: str, headers: Mapping[str, str], max_entries: int, brief: Brief | None = None
+) -> ParsedFeed | None:
     lowered = {k.lower(): v for k, v in headers.items()}
     if url and "content-location" not in lowered:
         lowered["content-location"] = url
@@ -703,7 +709,7 @@ def _parse(body: bytes, url: str, headers: Mapping[str, str], max_entries: int) 
     if sum(1 for _ in root.iter("{*}item", "{*}entry")) != len(raw_entries):
         raise _Bail("items outside the places the fast path reads")
     base_url = url or feed_link or url
-    entries = [_entry(st, base_url) for st, _ebase in raw_entries[:max_entries]]
+    entries = [_entry(st, base_url, brief) for st, _ebase in raw_entries[:max_entries]]
     if len(raw_entries) > max_entries:
         cut = f"the feed has {len(raw_entries)} items; only the first {max_entries} are read"
         warning = f"{warning}; {cut}" if warning else cut
@@ -744,7 +750,7 @@ def _format(kind: str, root: Any, doctype: bytes) -> str:
     return FORMATS.get(declared, "")
 
 
-def _entry(st: _EntryState, base_url: str) -> Entry:
+def _entry(st: _EntryState, base_url: str, brief: Brief | None = None) -> Entry:
     ctx = st.ctx
     link = ctx.get("link")
     if not link:
@@ -763,4 +769,5 @@ def _entry(st: _EntryState, base_url: str) -> Entry:
         source_url=source.get("href"),
         tags=[t[0] or t[2] or "" for t in st.tags],
         base_url=base_url,
+        brief=brief,
     )

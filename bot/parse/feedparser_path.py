@@ -8,7 +8,7 @@ from typing import Any
 import feedparser
 
 from bot.model import Entry, ParsedFeed
-from bot.parse.normalise import html_to_text, make_entry, struct_to_utc
+from bot.parse.normalise import Brief, html_to_text, make_entry, struct_to_utc
 
 
 def _content_html(e: Any) -> str:
@@ -46,7 +46,7 @@ FORMATS = {
 
 
 def parse_with_feedparser(
-    body: bytes, url: str, headers: dict[str, str], max_entries: int = 10_000
+    body: bytes, url: str, headers: dict[str, str], max_entries: int = 10_000, brief: Brief | None = None
 ) -> ParsedFeed:
     lowered = {k.lower(): v for k, v in headers.items()}
     if url and "content-location" not in lowered:
@@ -81,6 +81,7 @@ def parse_with_feedparser(
                     if isinstance(t, dict)
                 ],
                 base_url=url or base,
+                brief=brief,
             )
         )
     warning = None

@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from bot.model import Entry, ParsedFeed
-from bot.parse.normalise import html_to_text, make_entry
+from bot.parse.normalise import Brief, html_to_text, make_entry
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 
@@ -64,7 +64,7 @@ def _author(item: dict[str, Any]) -> str | None:
     return None
 
 
-def _entry(item: dict[str, Any], base: str, feed_author: str | None) -> Entry:
+def _entry(item: dict[str, Any], base: str, feed_author: str | None, brief: Brief | None = None) -> Entry:
     raw_id = item.get("id")
     guid = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
     content = _text(item.get("content_html"))
@@ -84,10 +84,11 @@ def _entry(item: dict[str, Any], base: str, feed_author: str | None) -> Entry:
         source_url=None,
         tags=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
         base_url=base,
+        brief=brief,
     )
 
 
-def parse_json_feed(body: bytes, url: str, max_entries: int) -> ParsedFeed:
+def parse_json_feed(body: bytes, url: str, max_entries: int, brief: Brief | None = None) -> ParsedFeed:
     """Read a JSON Feed. A JSON document that is not one gets an error in words."""
     try:
         doc = json.loads(body)
@@ -115,7 +116,7 @@ def parse_json_feed(body: bytes, url: str, max_entries: int) -> ParsedFeed:
     if len(found) > max_entries:
         warning = f"the feed has {len(found)} items; only the first {max_entries} are read"
         found = found[:max_entries]
-    entries = [_entry(item, url or base, feed_author) for item in found]
+    entries = [_entry(item, url or base, feed_author, brief) for item in found]
     short = version.removeprefix(VERSION_PREFIX) if isinstance(version, str) else "?"
     return ParsedFeed(
         entries=entries,

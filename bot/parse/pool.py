@@ -1,19 +1,22 @@
 """Parsing — and matching — off the event loop, on every core: a process pool of ``parse_feed`` workers.
 
 Workers come from a ``forkserver`` that has already imported the parse stage, so no thread, socket or
-SQLite handle of the bot is inherited and a worker starts in tens of milliseconds (a fork of a warm
-process) instead of re-importing. Measured on the 200 real feeds (2 cores): 90–140 ms for the pool to
-start, 0.35 ms for a round trip of a tiny document, 0.8 s to parse all 200 feeds through two workers
-against 1.4 s in one process. Small bodies are *not* parsed inline: the round trip is cheaper than the
-main process's time, which the event loop, fetching and the store need. The pool starts on a thread
-(spawning the first worker waits ~0.1 s for the forkserver, holding the executor's lock); workers run
-``SCHED_BATCH`` so the event loop preempts them, and hand freed heap back after large documents.
+SQLite handle of the bot is inherited and a worker starts in milliseconds (a fork of a warm process)
+instead of re-importing. ``newshound once``/``run`` spawn the forkserver first thing
+(``start_forkserver``), so that it imports the parse stage on the other core while the bot starts up;
+workers do not import the bot's main module either (``_main_module_hidden``). Measured on the 200 real
+feeds (2 cores): ~0.8 s to parse them all through two workers against ~1.25 s in one process. Small
+bodies are *not* parsed inline: the round trip is cheaper than the main process's time, which the event
+loop, fetching and the store need. The pool starts on a thread (the first fork may wait for the
+forkserver, holding the executor's lock); workers run ``SCHED_BATCH`` so the event loop preempts them,
+and hand freed heap back after large documents. Workers end when the bot ends, even by ``kill -9``
+(``_die_with``); the forkserver and the resource tracker follow.
 
 When the pool knows the rules (``set_rules``), a worker also runs the matcher over every entry it
-parsed (``parse_and_match``), so the CPU-heavy match stage is spread over the cores too and never runs
-on the event loop. The rules travel once per worker start (the pool restarts when they change), and
-each result says which rules version it was matched with, so a result matched with rules that were
-replaced meanwhile is never used.
+parsed that can alert (``parse_and_match``; the others are kept brief, see ``Entry.brief``), so the
+CPU-heavy match stage is spread over the cores too and never runs on the event loop. The rules travel
+once per worker start (the pool restarts when they change), and each result says which rules version it
+was matched with, so a result matched with rules that were replaced meanwhile is never used.
 """
 
 from __future__ import annotations
@@ -24,21 +27,27 @@ import ctypes
 import dataclasses
 import multiprocessing
 import os
+import select
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
+from multiprocessing import forkserver
 from typing import Any, Protocol
 
 from bot.model import Entry, ParsedFeed, RuleOutcome
-from bot.parse import parse_feed
+from bot.parse import PRELOAD, parse_feed
 from bot.rules.model import Config, Feed
 
-__all__ = ["MatchedFeed", "ParsePool", "parse_in_pool"]
+__all__ = ["MatchedFeed", "ParsePool", "parse_in_pool", "start_forkserver"]
 
-#: Outcomes per entry, in ``ParsedFeed.entries`` order; ``None`` when not matched in the worker.
-MatchedFeed = tuple[ParsedFeed, list[list[RuleOutcome]] | None]
+#: Outcomes per entry, in ``ParsedFeed.entries`` order (``None`` for an entry that cannot alert: it is
+#: ``brief`` and not matched); ``None`` for the whole list when not matched in the worker.
+MatchedFeed = tuple[ParsedFeed, list[list[RuleOutcome] | None] | None]
 
 
 class MatcherLike(Protocol):
@@ -56,12 +65,57 @@ _worker_rules: tuple[Config, MatcherFactory] | None = None
 _worker_matcher: MatcherLike | None = None
 
 
-def _init_worker(version: int, rules: tuple[Config, MatcherFactory] | None) -> None:
+def _init_worker(version: int, rules: tuple[Config, MatcherFactory] | None, owner: int = 0) -> None:
+    _die_with(owner)
     # Workers are throughput work, the bot's event loop is latency work: SCHED_BATCH keeps the workers'
     # share of the CPU but lets the main process preempt them when it wakes up (Linux).
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     _install_rules(version, rules)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(owner: int) -> None:
+    """End this worker when the bot that owns the pool ends, however it ends (``kill -9`` included).
+
+    A worker's parent is the forkserver, not the bot: the kernel kills the worker when the forkserver
+    dies (``PR_SET_PDEATHSIG``, Linux), and a watchdog thread ends it when the bot (``owner``) dies —
+    at once through a pidfd (Linux 5.3+), else by checking every second. Without the workers the
+    forkserver and the resource tracker see their pipes close and exit by themselves; without this
+    they would all live on, holding the dead bot's stdout and stderr open."""
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the forkserver died before the signal was armed
+        os._exit(1)
+    if owner > 0:
+        threading.Thread(target=_watch, args=(owner,), name="owner-watchdog", daemon=True).start()
+
+
+def _watch(owner: int) -> None:
+    try:
+        fd = os.pidfd_open(owner)
+    except ProcessLookupError:
+        os._exit(1)
+    except (OSError, AttributeError):
+        while _alive(owner):
+            time.sleep(1.0)
+        os._exit(1)
+    select.select([fd], [], [])  # readable once the owner has exited
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _install_rules(version: int, rules: tuple[Config, MatcherFactory] | None) -> None:
@@ -91,19 +145,65 @@ TRIM_AFTER_BYTES = 256 * 1024
 
 
 def _parse_and_match(
-    body: bytes, url: str, headers: dict[str, str], feed: Feed | None, now: datetime, version: int
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    feed: Feed | None,
+    now: datetime,
+    version: int,
+    first_poll: bool = False,
 ) -> MatchedFeed:
     global _worker_matcher, _trim_next
     if _trim_next:  # the previous document was large; its tree, text and pickled result are free now
         _release_memory()
     _trim_next = len(body) > TRIM_AFTER_BYTES
-    parsed = parse_feed(body, url, headers)
-    if _worker_rules is None or _worker_version != version or parsed.error:
+    if _worker_rules is None or _worker_version != version:
+        return parse_feed(body, url, headers), None
+    config, factory = _worker_rules
+    defaults = config.defaults
+
+    def silent(published: datetime | None) -> bool:
+        return defaults.silent(published, first_poll=first_poll, now=now) is not None
+
+    # Entries that cannot alert (a first poll's backfill, anything older than max_age) are kept brief and
+    # not matched: on a feed's first poll that is nearly all of them.
+    parsed = parse_feed(body, url, headers, brief=silent)
+    if parsed.error:
         return parsed, None
     if _worker_matcher is None:
-        config, factory = _worker_rules
         _worker_matcher = factory(config)
-    return parsed, [_worker_matcher.match(e, feed, now) for e in parsed.entries]
+    matcher = _worker_matcher
+    return parsed, [None if e.brief else matcher.match(e, feed, now) for e in parsed.entries]
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Workers started meanwhile do not import the bot's main module.
+
+    multiprocessing has each new process import the parent's ``__main__`` by path or name (``newshound``
+    → ``bot.cli`` → settings, rules, pydantic, …: ~20 MB per worker, for nothing: the workers run
+    functions of ``bot.parse.pool``). It skips that when ``__main__`` has neither a file nor a spec."""
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved: dict[str, Any] = {n: main.__dict__[n] for n in ("__file__", "__spec__") if n in main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def start_forkserver(preload: Sequence[str] = ()) -> None:
+    """Spawn the workers' forkserver now and return at once: it imports the parse stage (and
+    ``preload``) on another core while the bot is still starting up, so that the first parse does not
+    wait for it. Does nothing when it is running already."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["bot.parse", *PRELOAD, *preload])
+    forkserver.ensure_running()
 
 
 class ParsePool:
@@ -123,7 +223,7 @@ class ParsePool:
         while self._pool is None:
             version, rules = self._version, self._rules
             ctx = multiprocessing.get_context("forkserver")
-            preload = ["bot.parse"]
+            preload = ["bot.parse", *PRELOAD]
             if rules is not None:
                 preload.append(rules[1].__module__)  # the matcher's module, imported once
             ctx.set_forkserver_preload(preload)
@@ -131,12 +231,13 @@ class ParsePool:
                 max_workers=self.workers,
                 mp_context=ctx,
                 initializer=_init_worker,
-                initargs=(version, rules),
+                initargs=(version, rules, os.getpid()),
             )
             # A busy task each, so that no worker is idle during these submits and every one of them
             # spawns its process here, not in a later submit on the event loop.
-            for _ in range(self.workers):
-                pool.submit(time.sleep, 0.05)
+            with _main_module_hidden():
+                for _ in range(self.workers):
+                    pool.submit(time.sleep, 0.05)
             if version != self._version:  # the rules changed while the workers started: again
                 pool.shutdown(wait=False, cancel_futures=True)
                 continue
@@ -174,16 +275,23 @@ class ParsePool:
         return parsed
 
     async def parse_and_match(
-        self, body: bytes, url: str, headers: Mapping[str, str], feed: Feed | None, now: datetime | None
+        self,
+        body: bytes,
+        url: str,
+        headers: Mapping[str, str],
+        feed: Feed | None,
+        now: datetime | None,
+        first_poll: bool = False,
     ) -> MatchedFeed:
-        """Parse in a worker; with ``now`` given and rules set, also match every entry there."""
+        """Parse in a worker; with ``now`` given and rules set, also match there every entry that can
+        alert (``Defaults.silent`` with ``first_poll`` and ``now``); the others are kept brief."""
         loop = asyncio.get_running_loop()
         version = self._version if now is not None else -1
         when = now or datetime.min
         try:
             executor = await self._ready()
             return await loop.run_in_executor(
-                executor, _parse_and_match, body, url, dict(headers), feed, when, version
+                executor, _parse_and_match, body, url, dict(headers), feed, when, version, first_poll
             )
         except BrokenProcessPool:
             # A worker died (out of memory, killed): start a fresh pool, report this feed's failure.

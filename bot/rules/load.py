@@ -11,6 +11,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,7 +93,16 @@ def yaml_loader() -> YAML:
 
 
 def parse_rules(text: str, path: str = "keywords.yaml") -> Config:
-    """Validate the YAML ``text`` (read from ``path``, used in messages). Raises ``RulesError``."""
+    """Validate the YAML ``text`` (read from ``path``, used in messages). Raises ``RulesError``.
+
+    The last results are remembered (a ``Config`` is immutable): a start-up reads the same file twice —
+    the command line for its checks, the rules watcher for what it watches — and a keywords.yaml with
+    hundreds of feeds takes tens of milliseconds to read."""
+    return _parse_rules_cached(text, path)
+
+
+@lru_cache(maxsize=2)
+def _parse_rules_cached(text: str, path: str) -> Config:
     try:
         doc = yaml_loader().load(text)
     except DuplicateKeyError as exc:

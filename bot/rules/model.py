@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 SEVERITIES: tuple[str, ...] = ("low", "normal", "high", "critical")
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "summary", "content")
@@ -16,6 +17,18 @@ class Defaults:
     backfill: float = 24 * 3600.0
     max_age: float = 7 * 24 * 3600.0
     webhook: str | None = None
+
+    def silent(
+        self, published: datetime | None, *, first_poll: bool, now: datetime
+    ) -> Literal["backfill", "too_old"] | None:
+        """Why a new item published at ``published`` is recorded without alerting whatever the rules say
+        (steps 1 and 2 of the decision order, ``bot.pipeline``), or None when the rules decide."""
+        age = (now - published).total_seconds() if published is not None else None
+        if first_poll and (age is None or age > self.backfill):
+            return "backfill"
+        if age is not None and age > self.max_age:
+            return "too_old"
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,10 +32,14 @@ that order.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
+
+from bot.rules import unicode_tables
 
 __all__ = [
     "fold",
@@ -218,8 +222,9 @@ def _range(lo: int, hi: int) -> str:
 
 
 @cache
-def _tables() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """(special characters, characters that do not fold to exactly one character), as regexes."""
+def _compute_plain_unit() -> tuple[str, str]:
+    """(class body of the characters that fold exactly like ``str.casefold``, of those that fold to
+    exactly one character): a scan of ``_SCAN_RANGES`` through ``fold_char`` (~50 ms)."""
     plain: list[int] = []
     unit: list[int] = []
     for lo, hi in _SCAN_RANGES:
@@ -237,7 +242,13 @@ def _tables() -> tuple[re.Pattern[str], re.Pattern[str]]:
         unit.extend(range(lo, hi + 1))
     plain.sort()
     unit.sort()
-    return re.compile(f"[^{_ranges_class(plain)}]"), re.compile(f"[^{_ranges_class(unit)}]")
+    return _ranges_class(plain), _ranges_class(unit)
+
+
+@cache
+def _tables() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(special characters, characters that do not fold to exactly one character), as regexes."""
+    return re.compile(f"[^{_table('plain')}]"), re.compile(f"[^{_table('unit')}]")
 
 
 def fold(text: str) -> str:
@@ -272,8 +283,9 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
 
 
 @cache
-def _classes() -> tuple[str, str]:
-    """(class body of combining marks outside no-space scripts, class body of no-space word characters)."""
+def _compute_classes() -> tuple[str, str]:
+    """(class body of combining marks outside no-space scripts, class body of no-space word characters):
+    a scan of the Basic Multilingual Plane (~50 ms)."""
     marks: list[int] = []
     nospace: list[int] = []
     for cp in range(0x10000):
@@ -290,8 +302,7 @@ def _classes() -> tuple[str, str]:
     return _ranges_class(marks), _ranges_class(nospace) + astral
 
 
-@cache
-def _sep_re() -> re.Pattern[str]:
+def _compute_sep() -> str:
     """Separators of the Basic Multilingual Plane: neither letter, digit nor mark, and not a plain space
     (punctuation, symbols, the underscore, every other kind of whitespace). Listed one by one, so that
     ``re`` looks each character up in a table instead of asking for its category."""
@@ -300,11 +311,10 @@ def _sep_re() -> re.Pattern[str]:
         for cp in range(0x10000)
         if cp != 0x20 and not 0xD800 <= cp <= 0xDFFF and unicodedata.category(chr(cp))[0] not in "LNM"
     ]
-    return re.compile(f"[{_ranges_class(seps)}]")
+    return _ranges_class(seps)
 
 
-@cache
-def _astral_sep_re() -> re.Pattern[str]:
+def _compute_astral_sep() -> str:
     """Separators beyond the BMP: not a letter or digit (combining marks there count as separators, see
     ``_classes``), outside the no-space ranges (kana supplement, CJK extensions)."""
     seps = [
@@ -312,7 +322,79 @@ def _astral_sep_re() -> re.Pattern[str]:
         for cp in range(0x10000, 0x20000)
         if unicodedata.category(chr(cp))[0] not in "LN" and not 0x1B000 <= cp <= 0x1B16F
     ]
-    return re.compile(f"[{_ranges_class(seps)}{_range(0x40000, 0x10FFFF)}]")
+    return _ranges_class(seps)
+
+
+#: Each character class above, by name, from its computation.
+_COMPUTE: dict[str, Callable[[], str]] = {
+    "plain": lambda: _compute_plain_unit()[0],
+    "unit": lambda: _compute_plain_unit()[1],
+    "marks": lambda: _compute_classes()[0],
+    "nospace": lambda: _compute_classes()[1],
+    "sep": _compute_sep,
+    "astral_sep": _compute_astral_sep,
+}
+
+
+def tables_key() -> str:
+    """What the character classes depend on: the Unicode database and the tables of this module. The
+    classes precomputed in ``bot.rules.unicode_tables`` are used only under the same key."""
+    inputs = repr(
+        (_DIACRITIC_RANGES, _EXPLICIT, _CYRILLIC_BREVE, _SCAN_RANGES, _PLAIN_RANGES, _NOSPACE_RANGES)
+    )
+    digest = hashlib.sha256(inputs.encode("utf-8")).hexdigest()[:16]
+    return f"unicode {unicodedata.unidata_version}, tables {digest}"
+
+
+@cache
+def _precomputed() -> dict[str, str] | None:
+    return unicode_tables.TABLES if tables_key() == unicode_tables.KEY else None
+
+
+@cache
+def _table(name: str) -> str:
+    """A character class body by name: precomputed (computing them all takes ~0.1 s, at every start of
+    every process that matches), else computed now."""
+    precomputed = _precomputed()
+    return precomputed[name] if precomputed is not None else _COMPUTE[name]()
+
+
+def tables_source() -> str:
+    """The source of ``bot.rules.unicode_tables`` for this Python's Unicode database (``python -m
+    bot.rules.text > bot/rules/unicode_tables.py``; a test checks the file is up to date)."""
+    lines = [
+        '"""Character classes of ``bot.rules.text``, precomputed. Generated by ``python -m bot.rules.text``:',
+        'do not edit. Used only when ``KEY`` is ``bot.rules.text.tables_key()``."""',
+        "",
+        f"KEY = {json.dumps(tables_key())}",
+        "TABLES: dict[str, str] = {",
+    ]
+    for name, compute in _COMPUTE.items():
+        lines.append(f"    {json.dumps(name)}: (")
+        body = compute()
+        for i in range(0, len(body), 88):
+            lines.append(f"        {json.dumps(body[i : i + 88])}")
+        lines.append("    ),")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+@cache
+def _classes() -> tuple[str, str]:
+    """(class body of combining marks outside no-space scripts, class body of no-space word characters)."""
+    return _table("marks"), _table("nospace")
+
+
+@cache
+def _sep_re() -> re.Pattern[str]:
+    """Separators of the Basic Multilingual Plane (see ``_compute_sep``)."""
+    return re.compile(f"[{_table('sep')}]")
+
+
+@cache
+def _astral_sep_re() -> re.Pattern[str]:
+    """Separators beyond the BMP (see ``_compute_astral_sep``)."""
+    return re.compile(f"[{_table('astral_sep')}{_range(0x40000, 0x10FFFF)}]")
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
@@ -404,3 +486,7 @@ def is_boundary(folded: str, pos: int) -> bool:
     if lw != rw:
         return True
     return lw and rw and (is_nospace(left) or is_nospace(right))
+
+
+if __name__ == "__main__":
+    print(tables_source(), end="")

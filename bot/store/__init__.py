@@ -18,10 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlite_utils import Database
-
 from bot.identity import normalise_link
-from bot.model import Alert, Entry, OutboxAlert, RuleOutcome, Target
+from bot.model import STORED_TEXT, Alert, Entry, OutboxAlert, RuleOutcome, Target
+from bot.store._sqlite import Database
 from bot.store.migrations import migrations
 
 T = TypeVar("T")
@@ -108,12 +107,13 @@ class PlannedAlert:
 
 @dataclass(slots=True)
 class NewItem:
-    """An unseen entry with the pipeline's decision about it."""
+    """An unseen entry with the pipeline's decision about it. ``outcomes`` is ``None`` when the rules
+    were not consulted (``backfill`` and ``too_old`` are decided before matching)."""
 
     entry: Entry
     verdict: str
     reason: str
-    outcomes: list[RuleOutcome] = field(default_factory=list)
+    outcomes: list[RuleOutcome] | None = field(default_factory=list)
     alerts: list[PlannedAlert] = field(default_factory=list)
 
 
@@ -272,6 +272,15 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def next_due_at(self, now: float) -> float | None:
+        """When the next active feed that is not due yet at ``now`` will be, or None."""
+        row = self.db.execute(
+            "SELECT MIN(next_poll_at) FROM feeds WHERE next_poll_at > ? AND removed_at IS NULL "
+            "AND status != 'paused'",
+            [now],
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def set_next_poll(self, name: str, when: float) -> None:
         self.db.execute("UPDATE feeds SET next_poll_at = ? WHERE name = ?", [when, name])
 
@@ -381,21 +390,21 @@ class Store:
                         e.key,
                         e.title,
                         e.link,
-                        (e.summary or e.content)[:2000],
+                        (e.summary or e.content)[:STORED_TEXT],
                         e.author,
                         e.source,
                         e.published.timestamp() if e.published else None,
                         rec.at,
                         verdict,
                         reason,
-                        _outcomes_json(item.outcomes),
+                        None if item.outcomes is None else _outcomes_json(item.outcomes),
                     ],
                 )
                 if cur.rowcount == 0:
                     continue  # seen meanwhile (same key twice in one feed body)
                 item_id = cur.lastrowid
                 inserted += 1
-                for o in item.outcomes:
+                for o in item.outcomes or ():
                     if o.verdict in ("matched", "excluded", "missing_all"):
                         self.db.execute(
                             "INSERT OR IGNORE INTO item_rules (item_id, rule, verdict, at) VALUES (?,?,?,?)",
@@ -760,7 +769,8 @@ class Store:
 
     def why(self, ref: str, *, limit: int = 5) -> list[dict[str, Any]]:
         """Every stored item whose link, guid or key is ``ref`` (tracking parameters ignored), with its
-        verdict, reason, per-rule outcomes and alerts. Empty when the bot never saw it."""
+        verdict, reason, per-rule outcomes (``None``: the rules were not consulted, see ``NewItem``) and
+        alerts. Empty when the bot never saw it."""
         ref = ref.strip().strip("<>")
         keys = {f"id:{ref}", f"link:{normalise_link(ref)}", ref}
         rows = self._rows(
@@ -779,7 +789,7 @@ class Store:
             )
             rows = [r for r in candidates if r["link"] and normalise_link(r["link"]) == norm][:limit]
         for r in rows:
-            r["outcomes"] = json.loads(r["outcomes"] or "[]")
+            r["outcomes"] = None if r["outcomes"] is None else json.loads(r["outcomes"] or "[]")
             r["alerts"] = self._rows(
                 "SELECT id, target_key, rules, status, created_at, sent_at, message_id, error, attempts "
                 "FROM alerts WHERE item_id = ? ORDER BY id",

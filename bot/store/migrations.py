@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlite_utils import Database, Migrations
+from bot.store._sqlite import Database, Migrations
 
 migrations = Migrations("newshound")
 
@@ -179,3 +179,9 @@ def m005_pagers(db: Database) -> None:
         not_null={"command", "args"},
     )
     db["pagers"].create_index(["created_at"])  # type: ignore[union-attr]
+
+
+@migrations()
+def m006_schedule_index(db: Database) -> None:
+    """Which feeds are due, and when the next one is: asked up to 20 times a second while running."""
+    db["feeds"].create_index(["next_poll_at"])  # type: ignore[union-attr]
