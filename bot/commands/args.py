@@ -47,20 +47,26 @@ def number(
     return n
 
 
+def _named(kind: str, name: str | None, names: list[str], command: str) -> str:
+    """``name`` cleaned, if it is one of ``names`` (the rules' or the feeds'); else one plain sentence
+    saying so, with the closest spelling and where to see them."""
+    cleaned = (name or "").strip()
+    if cleaned in names:
+        return cleaned
+    if not cleaned:
+        raise BadArgument(f"Give the name of a {kind} (`/{kind} list` shows them)", example(command))
+    raise BadArgument(
+        f"There is no {kind} named {code(cleaned, 64)}{did_you_mean(cleaned, names)}; "
+        f"`/{kind} list` shows them",
+        example(command),
+    )
+
+
 def rule(ctx: Context, name: str | None, *, command: str) -> Rule:
     """The rule in force called ``name``."""
-    cleaned = (name or "").strip()
     config = ctx.config
-    found = config.rule(cleaned)
-    if found is None:
-        names = [r.name for r in config.rules]
-        if not cleaned:
-            raise BadArgument("Give the name of a rule (`/rule list` shows them)", example(command))
-        raise BadArgument(
-            f"There is no rule named {code(cleaned, 64)}{did_you_mean(cleaned, names)}; "
-            "`/rule list` shows them",
-            example(command),
-        )
+    found = config.rule(_named("rule", name, [r.name for r in config.rules], command))
+    assert found is not None
     return found
 
 
@@ -72,18 +78,10 @@ def rule_filter(ctx: Context, name: str | None, *, command: str) -> str | None:
 
 
 def feed(ctx: Context, name: str | None, *, command: str) -> Feed:
-    cleaned = (name or "").strip()
+    """The feed in keywords.yaml called ``name``."""
     config = ctx.config
-    found = config.feed(cleaned)
-    if found is None:
-        names = [f.name for f in config.feeds]
-        if not cleaned:
-            raise BadArgument("Give the name of a feed (`/feed list` shows them)", example(command))
-        raise BadArgument(
-            f"There is no feed named {code(cleaned, 64)}{did_you_mean(cleaned, names)}; "
-            "`/feed list` shows them",
-            example(command),
-        )
+    found = config.feed(_named("feed", name, [f.name for f in config.feeds], command))
+    assert found is not None
     return found
 
 
