@@ -23,7 +23,7 @@ from bot.parse.pool import MatchedFeed, ParsePool
 from bot.pipeline import Poller, PollReport, Ruleset
 from bot.rules.model import Config, Feed
 from bot.rules.reload import RulesWatcher
-from bot.store import StoreThread
+from bot.store import SEARCH_INDEX_BATCH, StoreThread
 
 if TYPE_CHECKING:  # imported where used: `newshound once` needs neither slash commands nor a scheduler
     from bot.commands import Services
@@ -37,6 +37,8 @@ START_SPREAD = 30.0
 NOTICE_EVERY = 30.0
 #: How often keywords.yaml is looked at for edits while running (edits take effect within ~2 s).
 RULES_CHECK_SECONDS = 1.0
+#: How often newly stored items are added to the full-text index for /search and /trend while running.
+SEARCH_INDEX_EVERY = 15.0
 
 
 @dataclass(slots=True)
@@ -242,6 +244,7 @@ class App:
         self.scheduler.start()
         self.scheduler.add_job(self.reload_rules, RULES_CHECK_SECONDS, "rules-reload")
         self.scheduler.add_job(self._notice_job, NOTICE_EVERY, "admin-notices")
+        self.scheduler.add_job(self.index_for_search, SEARCH_INDEX_EVERY, "search-index")
         worker = asyncio.create_task(self.worker.run_forever(stop), name="delivery")
         log.info(
             "newshound running: %d feed(s), %d rule(s), delivering to %s",
@@ -258,6 +261,19 @@ class App:
 
     async def _notice_job(self) -> None:
         await self.send_notices()
+
+    async def index_for_search(self, batch: int = SEARCH_INDEX_BATCH) -> int:
+        """Add what the polls stored to the full-text index, a batch per store call so polls and
+        commands get the store between batches (a search would do it anyway, but then it would wait)."""
+        total = 0
+        try:
+            while (n := await self.store.run(lambda s: s.index_for_search(batch))) > 0:
+                total += n
+                if n < batch:
+                    break
+        except Exception:
+            log.exception("indexing items for search failed")
+        return total
 
     async def reload_rules(self) -> None:
         """Put an edited keywords.yaml in force; a broken edit is logged (and sent to the admin channel)

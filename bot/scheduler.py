@@ -50,7 +50,7 @@ class PollScheduler:
         self.scheduler.start()
         self._ticker = asyncio.create_task(self._ticking(), name="poll-ticker")
 
-    def add_job(self, fn: Callable[[], Awaitable[None]], seconds: float, job_id: str) -> None:
+    def add_job(self, fn: Callable[[], Awaitable[object]], seconds: float, job_id: str) -> None:
         """Another periodic job on the same scheduler (rules reload, housekeeping)."""
         self.scheduler.add_job(fn, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True)
 

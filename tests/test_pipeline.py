@@ -243,6 +243,27 @@ async def test_items_that_cannot_alert_are_stored_and_searchable_like_any_other(
     assert stored == {e.key: e.summary[:2000] for e in reference.entries}
 
 
+async def test_the_running_bot_indexes_polled_items_for_search_in_the_background(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """A poll stores items without tokenising them; the background job (every ``SEARCH_INDEX_EVERY``
+    seconds in ``run``) adds them to the full-text index a batch at a time."""
+    feed_host.set("/levant.xml", rss([item(n, f"Harbour story {n}", hours_ago=48 + n) for n in range(7)]))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        await app.once()
+        db = sqlite3.connect(settings.database)
+        indexed = "SELECT COUNT(*) FROM items_fts WHERE items_fts MATCH 'harbour'"
+        assert db.execute(indexed).fetchone()[0] == 0
+        assert await app.index_for_search(batch=3) == 7  # 3 + 3 + 1, each its own store call
+        assert db.execute(indexed).fetchone()[0] == 7
+        assert await app.index_for_search() == 0
+    finally:
+        await app.close()
+
+
 async def test_a_feed_sharing_its_url_with_a_new_feed_still_judges_its_own_new_items(
     feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
 ) -> None:

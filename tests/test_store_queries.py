@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from bot.model import Alert, AlertMatch, Entry, Hit, RuleOutcome, Target
 from bot.store import NewItem, PlannedAlert, PollRecord, Store, fts_query
+from bot.store._sqlite import Database
+from bot.store.migrations import migrations
 
 DAY = 86400.0
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC).timestamp()
@@ -138,3 +141,71 @@ def test_status_numbers(store: Store) -> None:
     assert (
         st["feeds"] == {"ok": 1} and st["outbox"] == 1 and st["alerts_today"] == 0 and st["last_poll"] == T0
     )
+
+
+def fts_rows(store: Store, word: str) -> int:
+    """What the full-text index itself holds (no catch-up), to see when it is written."""
+    return int(
+        store.db.execute("SELECT COUNT(*) FROM items_fts WHERE items_fts MATCH ?", [word]).fetchone()[0]
+    )
+
+
+def fts_consistent(store: Store) -> None:
+    """FTS5's own check that the index agrees with the items table, row by row (raises if not)."""
+    store.db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_polls_leave_indexing_to_the_search_that_needs_it(store: Store) -> None:
+    assert fts_rows(store, "tartus") == 0  # the poll's transaction stored the items, nothing more
+    assert store.search("tartus")[1] == 3  # the search indexed them first
+    assert fts_rows(store, "tartus") == 3
+    assert store.index_for_search() == 0
+    fts_consistent(store)
+    store.record_poll(
+        PollRecord(
+            feed="wire",
+            at=T0 + 60,
+            next_poll_at=T0 + 120,
+            items=[NewItem(Entry(key="id:4", title="Khmeimim", summary="Tartus too"), "no_match", "")],
+        )
+    )
+    assert [d for d in store.trend("khmeimim", since=T0, until=T0 + 60) if d[1]] == [("2026-11-20", 1)]
+
+
+def test_index_for_search_goes_in_batches_oldest_first(store: Store) -> None:
+    assert [store.index_for_search(2), store.index_for_search(2), store.index_for_search(2)] == [2, 1, 0]
+    fts_consistent(store)
+
+
+def test_an_older_database_keeps_its_index_and_deletes_stay_consistent(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path))
+    migrations.apply(db, stop_before="m007_search_index_off_the_poll")  # the schema before m007
+    db.execute(
+        "INSERT INTO feeds (id, name, url, status) VALUES (1, 'wire', 'https://example.org/rss', 'ok')"
+    )
+    for i, title in enumerate(["Tartus port", "Khmeimim airbase", "Latakia Tartus road"], start=1):
+        db.execute(
+            "INSERT INTO items (id, feed_id, key_hash, key, title, summary, seen_at) VALUES (?,1,?,?,?,'',?)",
+            [i, i, f"id:{i}", title, T0],
+        )  # indexed by m002's trigger
+    db.conn.commit()
+    db.conn.close()
+    s = Store(path)
+    assert fts_rows(s, "tartus") == 2  # what was indexed before stays indexed, with no catch-up
+    assert s.index_for_search() == 0
+    s.record_poll(
+        PollRecord(
+            feed="wire",
+            at=T0,
+            next_poll_at=T0,
+            items=[NewItem(Entry(key="id:9", title="Tartus"), "no_match", "")],
+        )
+    )
+    with s.db.atomic():  # an indexed item and one not indexed yet, deleted: the index follows
+        s.db.execute("DELETE FROM items WHERE key IN ('id:1', 'id:9')")
+    s.db.execute("UPDATE items SET title = 'Hmeimim airbase' WHERE key = 'id:2'")
+    assert s.index_for_search() == 0
+    fts_consistent(s)
+    assert [r["title"] for r in s.search("tartus")[0]] == ["Latakia Tartus road"]
+    assert s.search("hmeimim")[1] == 1 and s.search("khmeimim")[1] == 0

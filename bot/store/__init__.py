@@ -30,6 +30,8 @@ P = ParamSpec("P")
 DUPLICATE_WINDOW = 7 * 86400.0
 #: How long the page buttons of a slash-command reply keep working.
 PAGER_TTL = 7 * 86400.0
+#: Items indexed for search per transaction by the background job (``Store.index_for_search``).
+SEARCH_INDEX_BATCH = 5000
 
 
 def key_hash(key: str) -> int:
@@ -714,6 +716,28 @@ class Store:
             [feed, limit],
         )
 
+    # -- full-text search index ---------------------------------------------------------------------
+    def index_for_search(self, limit: int | None = None) -> int:
+        """Add the items seen since the last call to the full-text index (at most ``limit`` of them,
+        oldest first); return how many. Polls only store items — tokenising them is done here, later:
+        by every search before it looks (so a search always sees every stored item) and by the running
+        bot's background job (so that look rarely has anything to do)."""
+        with self.db.atomic():
+            upto = int(self.db.execute("SELECT upto FROM search_index WHERE id = 1").fetchone()[0])
+            last, count = self.db.execute(
+                "SELECT MAX(id), COUNT(*) FROM (SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?)",
+                [upto, -1 if limit is None else limit],
+            ).fetchone()
+            if not count:
+                return 0
+            self.db.execute(
+                "INSERT INTO items_fts (rowid, title, summary) "
+                "SELECT id, title, summary FROM items WHERE id > ? AND id <= ?",
+                [upto, last],
+            )
+            self.db.execute("UPDATE search_index SET upto = ? WHERE id = 1", [last])
+            return int(count)
+
     # -- questions users ask (slash commands) ------------------------------------------------------
     def search(
         self,
@@ -729,6 +753,7 @@ class Store:
         match = fts_query(query)
         if not match:
             return [], 0
+        self.index_for_search()
         where = ["items_fts MATCH ?"]
         params: list[Any] = [match]
         if rule:
@@ -802,6 +827,7 @@ class Store:
         match = fts_query(keyword)
         counts: dict[str, int] = {}
         if match:
+            self.index_for_search()
             for day, n in self.db.execute(
                 "SELECT date(COALESCE(items.published, items.seen_at), 'unixepoch') AS day, COUNT(*) "
                 "FROM items JOIN items_fts ON items_fts.rowid = items.id WHERE items_fts MATCH ? "
