@@ -298,3 +298,13 @@ def test_is_google_news_is_unchanged() -> None:
     links += [u for _base, u in _urls(6, 50_000)]
     for link in links:
         assert normalise.is_google_news(link) == _is_google_news_reference(link), link
+
+
+def test_c1_search_in_utf8_is_the_character_class() -> None:
+    from bot.parse import fast
+
+    for code in range(0x110000):
+        c = chr(code)
+        for s in (c, f"é{c}\u2019x"):
+            found = fast._C1_UTF8.search(s.encode("utf-8", "surrogatepass")) is not None
+            assert found == (fast._C1.search(s) is not None), hex(code)
