@@ -224,7 +224,8 @@ def html_text_prefix(value: str | None, n: int) -> str:
             s = " ".join(s.split())
             if len(s) >= n:
                 return s[:n]
-        window *= 4
+        # Read on about twice what the text so far says it takes (how far changes the cost, not the text).
+        window = max(window * 3 // 2, window * n * 2 // max(len(s), 1) + 64)
     return html_to_text(value)[:n]
 
 
