@@ -256,3 +256,17 @@ def test_dates_are_identical_to_feedparser(date: str) -> None:
     fast = parse_fast(doc, "", {})
     assert fast is not None
     assert fast.entries[0].published == parse_with_feedparser(doc, "", {}).entries[0].published
+
+
+def test_names_kept_by_tag_are_those_of_any_prefix() -> None:
+    from bot.parse import fast
+
+    tags = ["title", "Title", "{http://purl.org/dc/elements/1.1/}creator", "{http://www.w3.org/2005/Atom}link",
+            "{http://purl.org/rss/1.0/}item", "{http://example.com/ns}thing", "{HTTP://PURL.ORG/DC/ELEMENTS/1.1/}date",
+            "{http://backend.userland.com/rss2}x"]  # fmt: skip
+    for tag in tags:
+        names = {fast._fp_name(tag, prefix) for prefix in (None, "a", "dc")}
+        if tag in fast._TAG_NAME:
+            assert names == {fast._TAG_NAME[tag]}, tag
+        else:
+            assert len(names) > 1, tag  # an unknown namespace: the name is the document's prefix

@@ -138,6 +138,8 @@ def _prepare(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None
 
 _NS: dict[str, str] = {k.lower(): v for k, v in _FeedParserMixin.namespaces.items()}
 _NAME_CACHE: dict[tuple[str, str | None], str] = {}
+#: ``_fp_name`` of the tags whose name does not depend on the prefix (no namespace, or a known one).
+_TAG_NAME: dict[str, str] = {}
 
 
 def _fp_name(tag: str, prefix: str | None) -> str:
@@ -152,12 +154,15 @@ def _fp_name(tag: str, prefix: str | None) -> str:
         if "backend.userland.com/rss" in lns:
             lns = "http://backend.userland.com/rss"
         std = _NS.get(lns)
+        known = std is not None
         if std is None:
             std = prefix or ""  # an unknown namespace: feedparser uses the document's prefix
     else:
-        local, std = tag, ""
+        local, std, known = tag, "", True
     name = f"{std}_{local}".lower() if std else local.lower()
     _NAME_CACHE[key] = name
+    if known:
+        _TAG_NAME[tag] = name
     return name
 
 
@@ -377,14 +382,14 @@ def _link(st: _EntryState, el: Any, attrs: dict[str, str], base: str) -> None:
 
 
 def _walk_entry(st: _EntryState, parent: Any, depth: int, base: str) -> None:
-    """Children of ``parent`` (at ``depth``) in document order, as feedparser's handlers would see them."""
+    """Children of ``parent`` (at ``depth``) in document order, as feedparser's handlers would see them.
+    (An element's base URI, ``_base(el, base)`` when it has attributes, is worked out where it is used.)"""
+    d = depth + 1
     for el in parent:
         tag = el.tag
         if not isinstance(tag, str):
             continue  # an entity reference node (cannot happen without a DTD) or similar
-        name = _fp_name(tag, el.prefix)
-        d = depth + 1
-        b = _base(el, base) if el.attrib else base
+        name = _TAG_NAME.get(tag) or _fp_name(tag, el.prefix)
         if name in _TITLE:
             attrs = _attrs(el)
             value = _fix(_text(el, attrs, "text/plain"))
@@ -393,13 +398,14 @@ def _walk_entry(st: _EntryState, parent: Any, depth: int, base: str) -> None:
             if value and name != "media_title":
                 st.title_depth = d
         elif name == "link":
-            _link(st, el, _attrs(el), b)
+            attrs = _attrs(el)
+            _link(st, el, attrs, _base(el, base) if attrs else base)
         elif name == "guid" or name == "id":
             attrs = _attrs(el)
             islink = attrs.get("ispermalink", "true") == "true"
             value = _text(el, None, None)
             if value and islink:
-                value = _resolve(b, value)
+                value = _resolve(_base(el, base) if attrs else base, value)
             value = _fix(value)
             st.store("id", value, d)
             if islink:
@@ -437,7 +443,7 @@ def _walk_entry(st: _EntryState, parent: Any, depth: int, base: str) -> None:
                 else:
                     st.add_tag(value, None, None)
         elif name == "source":
-            _source(st, el, d, b)
+            _source(st, el, d, _base(el, base) if el.attrib else base)
         elif name == "image":
             if len(el):
                 raise _Bail("an image with children inside an entry")
@@ -452,7 +458,7 @@ def _walk_entry(st: _EntryState, parent: Any, depth: int, base: str) -> None:
         elif name in _SKIP_ENTRY:
             raise _Bail(f"<{name}> inside an entry")
         elif len(el) and name not in _OPAQUE:
-            _walk_entry(st, el, d, b)
+            _walk_entry(st, el, d, _base(el, base) if el.attrib else base)
 
 
 def _content(st: _EntryState, el: Any, attrs: dict[str, str]) -> None:
