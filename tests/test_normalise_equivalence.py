@@ -308,3 +308,35 @@ def test_c1_search_in_utf8_is_the_character_class() -> None:
         for s in (c, f"é{c}\u2019x"):
             found = fast._C1_UTF8.search(s.encode("utf-8", "surrogatepass")) is not None
             assert found == (fast._C1.search(s) is not None), hex(code)
+
+
+def test_dates_read_directly_are_feedparsers() -> None:
+    from feedparser.datetimes import _parse_date
+
+    from bot.parse import fast
+
+    rng = random.Random(23)
+    days = ["", "Mon, ", "Sat, ", "Tue, ", "thu, ", "SUN, ", "Wed ", "Fri,", "ſat, ", "Monday, "]
+    months = ["Jan", "feb", "MAR", "Oct", "Sep", "Dec", "Foo", "ſep", "Febr", "May"]
+    zones = ["GMT", "gmt", "UT", "Z", "z", "+0000", "-0000", "+0530", "-1130", "+9999", "-0500", "EST", "PST",
+             "+05:30", "UTC", "Etc/GMT", "GMT+2", "A", ""]  # fmt: skip
+    w3zones = ["Z", "z", "+00:00", "-04:30", "+14:00", "-99:99", "+0530", "", "GMT", " Z"]
+    years = ["2024", "1999", "0001", "9999", "10000", "24", "0000"]
+    two = ["00", "01", "09", "12", "13", "23", "24", "29", "30", "31", "59", "60", "99", "7"]
+    for _ in range(60_000):
+        if rng.random() < 0.5:
+            value = (
+                f"{rng.choice(days)}{rng.choice(two)} {rng.choice(months)} {rng.choice(years)} "
+                f"{rng.choice(two)}:{rng.choice(two)}:{rng.choice(two)} {rng.choice(zones)}"
+            )
+        else:
+            value = f"{rng.choice(years)}-{rng.choice(two)}-{rng.choice(two)}"
+            if rng.random() < 0.8:
+                frac = rng.choice(["", ".5", ".999999999", ".9999999999999999999", ".123456"])
+                sep = rng.choice("tT ")
+                value += (
+                    f"{sep}{rng.choice(two)}:{rng.choice(two)}:{rng.choice(two)}{frac}{rng.choice(w3zones)}"
+                )
+        if rng.random() < 0.05:
+            value = value.strip() + rng.choice([" ", "\n", "x"])
+        assert fast._date(value) == _parse_date(value), value
