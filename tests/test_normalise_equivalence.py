@@ -340,3 +340,14 @@ def test_dates_read_directly_are_feedparsers() -> None:
         if rng.random() < 0.05:
             value = value.strip() + rng.choice([" ", "\n", "x"])
         assert fast._date(value) == _parse_date(value), value
+
+
+def test_has_doctype_is_the_upper_case_find() -> None:
+    from bot.parse import guards
+
+    rng = random.Random(29)
+    parts = [b"<!", b"<!DOCTYPE", b"<!doctype", b"<!DocType", b"DOCTYPE", b"<", b"!", b"x", b"\xc4\xb0"]
+    for _ in range(20_000):
+        data = b"".join(rng.choice(parts) for _ in range(rng.randint(0, 8)))
+        data = b"y" * rng.choice([0, 65520, 65527, 65528, 65529, 65536]) + data
+        assert guards.has_doctype(data) == (data[:65536].upper().find(b"<!DOCTYPE") >= 0), data[-40:]
