@@ -270,3 +270,27 @@ def test_names_kept_by_tag_are_those_of_any_prefix() -> None:
             assert names == {fast._TAG_NAME[tag]}, tag
         else:
             assert len(names) > 1, tag  # an unknown namespace: the name is the document's prefix
+
+
+def test_content_after_a_summary_is_read_only_when_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.parse import fast
+
+    rss = (
+        b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><item>'
+        b"<title>t</title><description>short &lt;b&gt;text&lt;/b&gt;</description>"
+        b"<content:encoded>&lt;p&gt;the whole story&lt;/p&gt;</content:encoded></item></channel></rss>"
+    )
+    full = parse_fast(rss, "", {})
+    assert full is not None and full.entries[0].content == "the whole story"
+    reads: list[object] = []
+    original = fast._content_html
+    monkeypatch.setattr(fast, "_content_html", lambda c: reads.append(c) or original(c))
+    brief = parse_fast(rss, "", {}, brief=lambda published: True)
+    assert brief is not None and brief.entries[0].summary == "short text" and brief.entries[0].content == ""
+    assert reads == []
+    # What the content would refuse is still refused, read or not: xhtml content → feedparser.
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>t</title><summary>s</summary>'
+        b'<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></content></entry></feed>'
+    )
+    assert parse_fast(atom, "", {}, brief=lambda published: True) is None

@@ -218,8 +218,9 @@ def _map_type(t: str) -> str:
     return t
 
 
-def _text(el: Any, attrs: dict[str, str] | None, default_type: str | None) -> str:
-    """The stripped text of a leaf text element; nested markup, xhtml or base64 → ``_Bail``."""
+def _text(el: Any, attrs: dict[str, str] | None, default_type: str | None, read: bool = True) -> str:
+    """The stripped text of a leaf text element; nested markup, xhtml or base64 → ``_Bail``.
+    ``read=False``: only refuse what it would refuse (returns ``""``)."""
     if len(el):
         raise _Bail("markup inside a text element")
     if default_type is not None and attrs is not None:
@@ -229,6 +230,8 @@ def _text(el: Any, attrs: dict[str, str] | None, default_type: str | None) -> st
             raise _Bail("base64 or xhtml content")
         if not (ctype.startswith("text/") or ctype.endswith("+xml") or ctype.endswith("/xml")):
             raise _Bail("base64 content")
+    if not read:
+        return ""
     t = el.text
     return t.strip() if t else ""
 
@@ -295,7 +298,7 @@ class _EntryState:
     def __init__(self) -> None:
         self.ctx: dict[str, str] = {}
         self.depths: dict[str, int] = {}
-        self.content: list[str] = []
+        self.content: list[Any] = []  # texts, or elements whose text is read when needed
         self.links: list[list[str | None]] = []
         self.tags: list[list[str | None]] = []
         self.authors: list[dict[str, str]] = []
@@ -463,10 +466,22 @@ def _walk_entry(st: _EntryState, parent: Any, depth: int, base: str) -> None:
 
 def _content(st: _EntryState, el: Any, attrs: dict[str, str]) -> None:
     st.has_content = True
-    value = _fix(_text(el, attrs, "text/plain" if el.tag[-7:] != "encoded" else "text/html"))
+    default_type = "text/plain" if el.tag[-7:] != "encoded" else "text/html"
+    if "summary" in st.ctx:
+        # Only the content needs this text: refuse now what would be refused, read it if it is needed (a
+        # brief entry with a summary never needs it, see ``_content_html``).
+        _text(el, attrs, default_type, read=False)
+        st.content.append(el)
+        return
+    value = _fix(_text(el, attrs, default_type))
     st.content.append(value)
-    if "summary" not in st.ctx:
-        st.ctx["summary"] = value
+    st.ctx["summary"] = value
+
+
+def _content_html(content: list[Any]) -> str:
+    """The entry's content: its content elements' texts (as ``_content`` would have read them)."""
+    texts = (c if isinstance(c, str) else _fix(_text(c, None, None)) for c in content)
+    return "\n".join(t for t in texts if t)
 
 
 def _author(st: _EntryState, el: Any, d: int) -> None:
@@ -817,7 +832,7 @@ def _entry(st: _EntryState, base_url: str, brief: Brief | None = None) -> Entry:
         title=ctx.get("title"),
         link=link,
         summary_html=ctx.get("summary"),
-        content_html="\n".join(c for c in st.content if c),
+        content_html=functools.partial(_content_html, st.content) if st.content else "",
         published=published,
         author=ctx.get("author"),
         source=source.get("title"),

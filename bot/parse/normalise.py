@@ -386,13 +386,17 @@ def strip_publisher_suffix(title: str, publisher: str) -> str:
     return title
 
 
+def _called(value: str | Callable[[], str] | None) -> str | None:
+    return value() if callable(value) else value
+
+
 def make_entry(
     *,
     guid: str | None,
     title: str | None,
     link: str | None,
     summary_html: str | None,
-    content_html: str | None,
+    content_html: str | Callable[[], str] | None,
     published: datetime | None,
     author: str | None,
     source: str | None,
@@ -406,7 +410,8 @@ def make_entry(
     Google News items get the publisher's own link when the redirect link carries it, and their
     `` - Publisher`` title suffix moved into ``source`` (from ``<source>``, else from the title itself).
     ``brief(published)`` true: the entry cannot alert; keep only what the store keeps of its text (see
-    ``Entry.brief``)."""
+    ``Entry.brief``). ``content_html`` may be a function that gives it, called only when the content is
+    needed (not for a brief entry with a summary)."""
     short = brief is not None and brief(published)
     raw_link = (link or "").strip()
     link_clean = clean_link(raw_link, base_url)
@@ -421,8 +426,9 @@ def make_entry(
         title_text, publisher = split_publisher_suffix(title_text)
     if short:
         summary = html_text_prefix(summary_html, STORED_TEXT)
-        content = "" if summary else html_text_prefix(content_html, STORED_TEXT)
+        content = "" if summary else html_text_prefix(_called(content_html), STORED_TEXT)
     else:
+        content_html = _called(content_html)
         summary = html_to_text(summary_html)
         # Feeds with only <content> have summary == content (feedparser copies it): convert it once.
         content = summary if content_html == summary_html else html_to_text(content_html)
