@@ -332,7 +332,9 @@ def has_doctype(data: bytes) -> bool:
 def xml_problem(data: bytes) -> str | None:
     """Why ``data`` is not well-formed, namespaced XML (``"line 3, column 7: mismatched tag"``), or None.
 
-    expat without handlers: no entity is expanded, no DTD or external entity is loaded."""
+    expat without handlers: no entity is expanded, no DTD or external entity is loaded. (lxml's strict
+    parse, which the fast path makes anyway, cannot answer for it: libxml2 silently accepts names that
+    XML 1.0's fifth edition allows and expat refuses, such as ``<a\u2070/>`` or an emoji element.)"""
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     try:
