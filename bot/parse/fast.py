@@ -140,6 +140,8 @@ _NS: dict[str, str] = {k.lower(): v for k, v in _FeedParserMixin.namespaces.item
 _NAME_CACHE: dict[tuple[str, str | None], str] = {}
 #: ``_fp_name`` of the tags whose name does not depend on the prefix (no namespace, or a known one).
 _TAG_NAME: dict[str, str] = {}
+#: Names kept by each cache at most (a hostile document can hold any number of distinct tags).
+_CACHED_NAMES = 10_000
 
 
 def _fp_name(tag: str, prefix: str | None) -> str:
@@ -160,9 +162,10 @@ def _fp_name(tag: str, prefix: str | None) -> str:
     else:
         local, std, known = tag, "", True
     name = f"{std}_{local}".lower() if std else local.lower()
-    _NAME_CACHE[key] = name
-    if known:
-        _TAG_NAME[tag] = name
+    if len(_NAME_CACHE) < _CACHED_NAMES:
+        _NAME_CACHE[key] = name
+        if known:
+            _TAG_NAME[tag] = name
     return name
 
 
