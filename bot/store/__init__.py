@@ -30,8 +30,9 @@ P = ParamSpec("P")
 DUPLICATE_WINDOW = 7 * 86400.0
 #: How long the page buttons of a slash-command reply keep working.
 PAGER_TTL = 7 * 86400.0
-#: Items indexed for search per transaction by the background job (``Store.index_for_search``).
-SEARCH_INDEX_BATCH = 5000
+#: Items indexed for search per store call by the running bot's background job (``App.index_for_search``):
+#: ~40 ms of the store thread each, so polls waiting for the store are not held up for long.
+SEARCH_INDEX_BATCH = 1000
 
 
 def key_hash(key: str) -> int:
