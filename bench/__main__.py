@@ -6,7 +6,9 @@ Sections (``--only parse,poll`` runs a subset):
   plain ``feedparser.parse`` — and how many entries agree field by field with the feedparser reference.
 - ``store``: N seen items (default 1,000,000) written through ``bot.store``; "is it new?" per item; file size.
 - ``poll``: a loopback feed server; the installed ``newshound once`` over the 200 real feeds (first pass,
-  then the unchanged cycle) against the naive bot (``bench.naive``: sequential aiohttp + feedparser);
+  then the unchanged cycle; wall time the median of three runs with nothing else sampling the machine,
+  CPU and memory from one more run under the /proc monitor) against the naive bot (``bench.naive``:
+  sequential aiohttp + feedparser; its own rusage);
   then our ``App`` over ``--feeds`` feeds (default 2,000, cycled from the 200) on top of the store
   section's database: first pass and a steady-state cycle (80 % 304, 15 % same body with a new ETag, 5 %
   changed), with the event loop's longest stall measured by a probe task. Wall, CPU (every process of
@@ -28,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +44,8 @@ from bench.setup import feed_url, write_keywords
 
 SECTIONS = ("parse", "store", "poll", "latency", "match")
 MB = 1024 * 1024
+#: Unmonitored runs of `newshound once` per figure (the median is reported).
+ONCE_RUNS = 3
 
 
 @dataclass(slots=True)
@@ -182,6 +187,11 @@ def section_store(report: Report, args: argparse.Namespace, work: Path) -> Path:
     )
     report.add(
         "store",
+        "… then index them for /search (Store.index_for_search: the running bot's background job)",
+        f"{r.index_rate:,.0f} items/s",
+    )
+    report.add(
+        "store",
         f'"is it new?" with {r.items:,} stored (Store.unseen, {r.lookup_batch} keys a call)',
         f"{r.lookup_us_per_item:.1f} µs/item",
         "",
@@ -258,20 +268,48 @@ def run_cli_once(env: dict[str, str]) -> tuple[Usage, str]:
     return usage, err.strip().splitlines()[-1] if err.strip() else ""
 
 
+def time_cli_once(env: dict[str, str]) -> float:
+    """Wall time of one ``newshound once``, process start to exit, with no monitor sharing the cores (a
+    /proc sampler is not free on a 2-core machine: this is the figure the held-out check compares)."""
+    exe = shutil.which("newshound", path=str(Path(sys.executable).parent)) or "newshound"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [exe, "once"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=env["HOME"]
+    )
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"newshound once failed: {proc.stderr[-2000:]}")
+    return wall
+
+
+def fresh_db(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
 def run_naive(urls: list[str], work: Path) -> tuple[Usage, dict[str, float]]:
+    """The naive bot, one process: wall from the clock, CPU and peak RSS from its own rusage (no monitor)."""
     path = work / "naive-urls.txt"
     path.write_text("\n".join(urls))
+    started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.naive", str(path)], stdout=subprocess.PIPE, text=True, cwd=REPO
     )
-    mon = TreeMonitor(proc.pid).start()
     assert proc.stdout is not None
     out = json.loads(proc.stdout.read())
-    return _reap_measured(proc, mon), out
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    rss = ru.ru_maxrss * 1024
+    return Usage(wall, ru.ru_utime + ru.ru_stime, rss, rss, rss, 1), out
 
 
 def usage_cells(u: Usage) -> str:
     return f"{u.wall:.2f} s wall, {u.cpu:.2f} s CPU, {u.peak_pss / MB:.0f} MB"
+
+
+def once_cells(wall: float, measured: Usage) -> str:
+    return f"{wall:.2f} s wall, {measured.cpu:.2f} s CPU, {measured.peak_pss / MB:.0f} MB"
 
 
 @dataclass(slots=True)
@@ -292,33 +330,52 @@ def section_poll(
     home.mkdir(exist_ok=True)
     real = len(list(real_feeds()))
 
-    # 1. The held-out check's shape: `newshound once` over the real feeds, first and unchanged cycle.
+    # 1. The held-out check's shape: `newshound once` over the real feeds, first and unchanged cycle —
+    # timed in ONCE_RUNS runs with nothing else sampling (each first pass on a new database), then
+    # once more under the /proc monitor for CPU and memory.
     server = FeedServerProc(real, 1)
     try:
         kw = write_keywords(work / "k200.yaml", server.port, real, hosts=1)
-        env = _bot_env(work, kw, work / "once200.db")
+        db = work / "once200.db"
+        env = _bot_env(work, kw, db)
         env["HOME"] = str(home)
+        first_walls: list[float] = []
+        again_walls: list[float] = []
+        for _ in range(ONCE_RUNS):
+            fresh_db(db)
+            first_walls.append(time_cli_once(env))
+            again_walls.append(time_cli_once(env))
+        fresh_db(db)
         first, first_line = run_cli_once(env)
         again, again_line = run_cli_once(env)
         urls = [feed_url(server.port, i, 1) for i in range(real)]
         naive, naive_out = run_naive(urls, work)
     finally:
         server.close()
+    first_wall, again_wall = statistics.median(first_walls), statistics.median(again_walls)
     report.add(
         "poll",
-        f"`newshound once`, {real} real feeds, first pass (process start to exit)",
-        usage_cells(first),
+        f"`newshound once`, {real} real feeds, first pass (process start to exit; median of {ONCE_RUNS})",
+        once_cells(first_wall, first),
         usage_cells(naive),
-        ratio(naive.wall, first.wall),
+        ratio(naive.wall, first_wall),
         "≤ 1.4 s, ≥ 20×",
-        yes(first.wall <= 1.4 and naive.wall / first.wall >= 20),
+        yes(first_wall <= 1.4 and naive.wall / first_wall >= 20),
     )
     report.add(
         "poll",
-        f"`newshound once`, {real} real feeds, unchanged cycle",
-        usage_cells(again),
+        f"`newshound once`, {real} real feeds, unchanged cycle (median of {ONCE_RUNS})",
+        once_cells(again_wall, again),
         f"{naive.wall:.2f} s (est.: = its first pass, it has no cache)",
-        ratio(naive.wall, again.wall),
+        ratio(naive.wall, again_wall),
+    )
+    walls = ", ".join(f"{w:.2f}" for w in first_walls), ", ".join(f"{w:.2f}" for w in again_walls)
+    report.notes.append(
+        f"`newshound once` wall times, unmonitored: first pass {walls[0]} s; unchanged {walls[1]} s. "
+        "CPU (every process of the bot) and "
+        f"peak PSS come from one more run of each under the /proc monitor (its wall: first "
+        f"{first.wall:.2f} s, unchanged {again.wall:.2f} s). The naive bot's figures are its own rusage "
+        "(one process: peak RSS)."
     )
     report.notes.append(f"`newshound once` said: first pass: {first_line!r}; unchanged: {again_line!r}.")
     report.notes.append(

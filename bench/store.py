@@ -1,4 +1,5 @@
-"""Store benchmark: N seen items written through ``bot.store`` (the real API and schema), then the
+"""Store benchmark: N seen items written through ``bot.store`` (the real API and schema), then added to
+the full-text index (what a running bot's background job does, ``Store.index_for_search``), then the
 "is it new?" question asked the way the poller asks it, then the file size.
 
 Items are synthetic but shaped like real ones (a guid, a link, a 60-character title, a 400-character
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.model import Entry
-from bot.store import NewItem, PollRecord, Store
+from bot.store import SEARCH_INDEX_BATCH, NewItem, PollRecord, Store
 
 FEEDS = 1000
 WORDS = (
@@ -56,6 +57,7 @@ WORDS = (
 class StoreResult:
     items: int
     insert_seconds: float
+    index_seconds: float
     lookup_us_per_item: float
     lookup_batch: int
     file_bytes: int
@@ -63,6 +65,10 @@ class StoreResult:
     @property
     def insert_rate(self) -> float:
         return self.items / self.insert_seconds
+
+    @property
+    def index_rate(self) -> float:
+        return self.items / self.index_seconds
 
 
 class _Texts:
@@ -114,6 +120,10 @@ def run(path: Path, items: int = 1_000_000, batch: int = 1000, lookup_batch: int
             store.record_poll(rec)
             elapsed += time.perf_counter() - t0
             written += k
+    t0 = time.perf_counter()
+    while store.index_for_search(SEARCH_INDEX_BATCH):
+        pass
+    indexing = time.perf_counter() - t0
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # "Is it new?": what the poller asks after each parse — one feed's keys at a time.
@@ -130,4 +140,4 @@ def run(path: Path, items: int = 1_000_000, batch: int = 1000, lookup_batch: int
     lookup = (time.perf_counter() - t0) / asked * 1e6
     store.close()
     size = sum(Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{path}{s}").exists())
-    return StoreResult(written, elapsed, lookup, lookup_batch, size)
+    return StoreResult(written, elapsed, indexing, lookup, lookup_batch, size)
