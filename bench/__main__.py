@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.corpus import REPO, real_feeds
-from bench.procmon import TreeMonitor, Usage
+from bench.procmon import TreeMonitor, Usage, peak_rss
 from bench.setup import feed_url, write_keywords
 
 SECTIONS = ("parse", "store", "poll", "latency", "match")
@@ -297,10 +297,11 @@ def run_naive(urls: list[str], work: Path) -> tuple[Usage, dict[str, float]]:
     )
     assert proc.stdout is not None
     out = json.loads(proc.stdout.read())
-    _, status, ru = os.wait4(proc.pid, 0)
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped: /proc still there
     wall = time.perf_counter() - started
+    rss = peak_rss(proc.pid)  # VmHWM (ru_maxrss would count the bench's own pages from before the exec)
+    _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    rss = ru.ru_maxrss * 1024
     return Usage(wall, ru.ru_utime + ru.ru_stime, rss, rss, rss, 1), out
 
 

@@ -50,7 +50,8 @@ def _pss(pid: int) -> int:
     return 0
 
 
-def _hwm(pid: int) -> int:
+def peak_rss(pid: int) -> int:
+    """A process's own peak resident memory (``VmHWM``: since its last exec), in bytes; 0 if unknown."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -126,7 +127,7 @@ class TreeMonitor:
         if final or (total_rss >= 0.9 * self._peak and now - self._last_pss >= self.pss_interval):
             self._last_pss = now
             self._peak_pss = max(self._peak_pss, sum(_pss(pid) for pid in tree))
-        hwm = _hwm(self.root)
+        hwm = peak_rss(self.root)
         if hwm:
             self._main_hwm = max(self._main_hwm, hwm)
 
