@@ -182,3 +182,15 @@ def test_fast_folding_agrees_with_the_definition_across_unicode() -> None:
         assert fold(ch) == folded, hex(cp)
         assert fold_with_offsets(ch) == (folded, [0] * len(folded) + [1]), hex(cp)
         assert all(fold_char(c) == c == c.casefold() for c in folded), hex(cp)
+
+
+@FAST
+@given(
+    st.text(alphabet=st.characters(min_codepoint=0x10000, max_codepoint=0x1FFFF) | st.sampled_from("ab .,é"))
+)
+def test_characters_beyond_the_bmp_are_blanked_exactly_as_the_class_says(text: str) -> None:
+    """``_blank`` tests each distinct astral character on its own: the same as the class over the text."""
+    from bot.rules.text import _astral_sep_re, _blank, _sep_re
+
+    folded = fold(text + "é")  # not ASCII: the general path
+    assert _blank(folded) == _astral_sep_re().sub(" ", _sep_re().sub(" ", folded))
