@@ -16,12 +16,15 @@ __all__ = ["Alert", "AlertMatch", "summarise", "summary_text", "trim"]
 
 SUMMARY_LIMIT = 400
 
-# A sentence ends at . ! ? … or the Arabic/CJK stops, followed by space (or, for CJK, by anything).
-_SENTENCE = re.compile(r"[^.!?…。！？؟]+(?:[.!?…]+(?=\s|$)|[。！？؟]+|$)\s*")
+# A sentence ends at a run of . ! ? … followed by whitespace, or at a run of the CJK and Arabic stops
+# (followed by anything). Splitting there is linear and keeps every character: a '.' inside a sentence
+# ("3.5 percent", "U.S.") does not end it.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|(?<=[。！？؟])(?![。！？؟])\s*")
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    """``text`` cut into sentences (stripped, none empty), in order."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def summary_text(entry: Entry, highlights: tuple[str, ...], limit: int = SUMMARY_LIMIT) -> str:
