@@ -26,14 +26,22 @@ def feed_url(port: int, i: int, hosts: int) -> str:
     return f"http://127.0.0.{1 + i % hosts}:{port}/f/{i}.xml"
 
 
-def write_keywords(path: Path, port: int, feeds: int, hosts: int = 1, interval: str = "10m") -> Path:
+def write_keywords(
+    path: Path,
+    port: int,
+    feeds: int,
+    hosts: int = 1,
+    interval: str = "10m",
+    backfill: str = "24h",
+    max_age: str = "7d",
+) -> Path:
     lines = [
         "version: 1",
         "defaults:",
         '  channel: "123456789012345678"',
         f"  interval: {interval}",
-        "  backfill: 24h",
-        "  max_age: 7d",
+        f"  backfill: {backfill}",
+        f"  max_age: {max_age}",
         "feeds:",
     ]
     for i in range(feeds):
