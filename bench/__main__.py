@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.corpus import REPO, real_feeds
-from bench.procmon import TreeMonitor, Usage, peak_rss
+from bench.procmon import TreeMonitor, Usage
 from bench.setup import feed_url, write_keywords
 
 SECTIONS = ("parse", "store", "poll", "latency", "match")
@@ -300,10 +300,9 @@ def run_naive(urls: list[str], work: Path) -> tuple[Usage, dict[str, float]]:
     )
     assert proc.stdout is not None
     out = json.loads(proc.stdout.read())
-    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # exited, not yet reaped: /proc still there
-    wall = time.perf_counter() - started
-    rss = peak_rss(proc.pid)  # VmHWM (ru_maxrss would count the bench's own pages from before the exec)
     _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    rss = int(out["peak_rss"])  # its VmHWM (ru_maxrss would count the bench's own pages from before the exec)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Usage(wall, ru.ru_utime + ru.ru_stime, rss, rss, rss, 1), out
 

@@ -27,7 +27,24 @@ async def poll(urls: list[str]) -> dict[str, float]:
             for e in parsed.entries:
                 entries += 1
                 seen.add(e.get("id") or e.get("link") or e.get("title", ""))
-    return {"wall": time.perf_counter() - started, "entries": entries, "new": len(seen)}
+    return {
+        "wall": time.perf_counter() - started,
+        "entries": entries,
+        "new": len(seen),
+        "peak_rss": _peak_rss(),
+    }
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes (``VmHWM``; 0 off Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def main() -> None:
