@@ -255,10 +255,19 @@ def _bot_env(work: Path, keywords: Path, db: Path) -> dict[str, str]:
     return env
 
 
+def newshound_exe() -> str:
+    """The installed ``newshound`` command beside this Python."""
+    return shutil.which("newshound", path=str(Path(sys.executable).parent)) or "newshound"
+
+
 def run_cli_once(env: dict[str, str]) -> tuple[Usage, str]:
-    exe = shutil.which("newshound", path=str(Path(sys.executable).parent)) or "newshound"
     proc = subprocess.Popen(
-        [exe, "once"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=env["HOME"]
+        [newshound_exe(), "once"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=env["HOME"],
     )
     mon = TreeMonitor(proc.pid).start()
     assert proc.stderr is not None
@@ -274,10 +283,14 @@ def run_cli_once(env: dict[str, str]) -> tuple[Usage, str]:
 def time_cli_once(env: dict[str, str]) -> float:
     """Wall time of one ``newshound once``, process start to exit, with no monitor sharing the cores (a
     /proc sampler is not free on a 2-core machine: this is the figure the held-out check compares)."""
-    exe = shutil.which("newshound", path=str(Path(sys.executable).parent)) or "newshound"
     started = time.perf_counter()
     proc = subprocess.run(
-        [exe, "once"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=env["HOME"]
+        [newshound_exe(), "once"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=env["HOME"],
     )
     wall = time.perf_counter() - started
     if proc.returncode != 0:
@@ -413,8 +426,7 @@ def section_poll(
     try:
         kw = write_keywords(work / "kN.yaml", server.port, n, hosts=args.hosts)
         db = work / "pollN.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        fresh_db(db)
         backdrop = "empty database"
         if store_db is not None and store_db.exists():
             shutil.copy(store_db, db)
