@@ -187,3 +187,12 @@ async def test_run_polls_on_schedule_and_exits_zero_on_sigterm(feed_host: FeedHo
     assert proc.returncode == 0, err.decode()
     assert time.monotonic() - started < 10
     assert b"Russia keeps ships at Tartus" not in rest  # never alerted twice
+
+
+async def test_version_is_the_installed_distributions(tmp_path: Path) -> None:
+    """``bot.__version__`` is the one place the version is written; the installed package says the same."""
+    from importlib.metadata import version
+
+    code, out, _ = await run_cli(NEWSHOUND, "--version", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 0
+    assert out.strip() == f"newshound {version('newshound')}"
