@@ -4,7 +4,8 @@ everything else (see ``bot.pipeline``).
 A ticker asks the store which feeds are due and hands each to the poller, then sleeps until the next feed
 is due (at most ``tick`` seconds, to notice feeds added or resumed meanwhile; at least ``min_tick``, so that
 polls due close together start together): a poll starts within ``min_tick`` of its scheduled time rather
-than within a whole tick. Other periodic jobs (rules reload, admin notices) run on APScheduler.
+than within a whole tick. Other periodic jobs (rules reload, admin notices, search indexing, retention)
+run on APScheduler.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -50,9 +51,28 @@ class PollScheduler:
         self.scheduler.start()
         self._ticker = asyncio.create_task(self._ticking(), name="poll-ticker")
 
-    def add_job(self, fn: Callable[[], Awaitable[object]], seconds: float, job_id: str) -> None:
-        """Another periodic job on the same scheduler (rules reload, housekeeping)."""
-        self.scheduler.add_job(fn, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True)
+    def add_job(
+        self,
+        fn: Callable[[], Awaitable[object]],
+        seconds: float,
+        job_id: str,
+        *,
+        first_after: float | None = None,
+    ) -> None:
+        """Another periodic job on the same scheduler (rules reload, housekeeping): every ``seconds``,
+        the first time after ``first_after`` seconds (default: after ``seconds``)."""
+        extra: dict[str, Any] = {}
+        if first_after is not None:
+            extra["next_run_time"] = datetime.now(UTC) + timedelta(seconds=first_after)
+
+        async def call() -> None:
+            # APScheduler awaits only what it sees is a coroutine function; anything else it runs on a
+            # thread, and an awaitable returned there (a lambda's) would silently never run.
+            await fn()
+
+        self.scheduler.add_job(
+            call, "interval", seconds=seconds, id=job_id, max_instances=1, coalesce=True, **extra
+        )
 
     async def _ticking(self) -> None:
         loop = asyncio.get_running_loop()

@@ -53,3 +53,35 @@ async def test_without_a_next_due_time_the_ticker_still_ticks() -> None:
                 await asyncio.sleep(0.01)
     finally:
         await scheduler.shutdown()
+
+
+async def test_a_housekeeping_job_can_run_first_long_before_its_interval() -> None:
+    """The retention job runs hourly, but first a minute after start (a bot restarted more often than
+    hourly would otherwise never prune)."""
+    ran: list[str] = []
+
+    async def nothing_due() -> list[str]:
+        return []
+
+    async def poll(name: str) -> None:
+        raise AssertionError(name)
+
+    async def soon() -> None:
+        ran.append("soon")
+
+    async def job(label: str) -> None:
+        ran.append(label)
+
+    scheduler = PollScheduler(due=nothing_due, poll=poll, tick=60.0)
+    scheduler.start()
+    scheduler.add_job(soon, 3600.0, "soon", first_after=0.1)
+    scheduler.add_job(lambda: job("hourly"), 3600.0, "hourly")
+    scheduler.add_job(lambda: job("lambda"), 3600.0, "lambda", first_after=0.2)
+    try:
+        async with asyncio.timeout(20):
+            while len(ran) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+    finally:
+        await scheduler.shutdown()
+    assert ran == ["soon", "lambda"]  # a job that returns an awaitable (not a coroutine function) runs too
