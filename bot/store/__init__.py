@@ -6,8 +6,8 @@ and the audit log. ``Store`` is synchronous and owned by one thread; the event l
 
 Its parts, one concern each: ``records`` (what goes in and comes out), ``connection`` (opening and
 migrating), ``feeds`` (feeds, health, polls), ``outbox`` (alerts), ``notices`` (admin notices),
-``queries`` (what slash commands ask, full-text search) and ``audit`` (audit log, pagers); ``Store`` is
-all of them on one connection.
+``queries`` (what slash commands ask, full-text search), ``audit`` (audit log, pagers) and ``retention``
+(what is forgotten, and when); ``Store`` is all of them on one connection.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from bot.store.records import (
     fts_query,
     key_hash,
 )
+from bot.store.retention import PRUNE_BATCH, Pruned, Retention, VacuumError
 
 __all__ = [
     "DUPLICATE_WINDOW",
     "PAGER_TTL",
+    "PRUNE_BATCH",
     "SEARCH_INDEX_BATCH",
     "FeedState",
     "NewItem",
@@ -45,8 +47,10 @@ __all__ = [
     "PlannedAlert",
     "PollOutcome",
     "PollRecord",
+    "Pruned",
     "Store",
     "StoreThread",
+    "VacuumError",
     "fts_query",
     "key_hash",
 ]
@@ -55,7 +59,7 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-class Store(Feeds, Queries, Audit):
+class Store(Feeds, Queries, Audit, Retention):
     """Synchronous; use from one thread only (see ``StoreThread``)."""
 
 

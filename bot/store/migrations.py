@@ -212,3 +212,14 @@ def m007_search_index_off_the_poll(db: Database) -> None:
         "VALUES ('delete', old.id, old.title, old.summary); "
         "INSERT INTO items_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary); END"
     )
+
+
+@migrations()
+def m008_retention(db: Database) -> None:
+    """Retention (``Store.prune``): ``items.pruned_at`` says when an item's text and per-rule details
+    were dropped (its key, headline, link, verdict and alerts stay, so it never alerts again and /why
+    still answers). ``prune_mark.upto`` is the ``seen_at`` up to which items are pruned, so each pass
+    starts where the last ended instead of walking every item already pruned."""
+    db["items"].add_column("pruned_at", float)  # type: ignore[union-attr]
+    db["prune_mark"].create({"id": int, "upto": float}, pk="id", not_null={"upto"})  # type: ignore[union-attr]
+    db["prune_mark"].insert({"id": 1, "upto": 0.0})  # type: ignore[union-attr]
