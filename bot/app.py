@@ -23,7 +23,7 @@ from bot.parse.pool import MatchedFeed, ParsePool
 from bot.pipeline import Poller, PollReport, Ruleset
 from bot.rules.model import Config, Feed
 from bot.rules.reload import RulesWatcher
-from bot.store import SEARCH_INDEX_BATCH, StoreThread
+from bot.store import PRUNE_BATCH, SEARCH_INDEX_BATCH, Pruned, StoreThread
 
 if TYPE_CHECKING:  # imported where used: `newshound once` needs neither slash commands nor a scheduler
     from bot.commands import Services
@@ -39,6 +39,9 @@ NOTICE_EVERY = 30.0
 RULES_CHECK_SECONDS = 1.0
 #: How often newly stored items are added to the full-text index for /search and /trend while running.
 SEARCH_INDEX_EVERY = 15.0
+#: How often items older than ``NEWSHOUND_RETENTION_DAYS`` are pruned while running (first: a minute in).
+PRUNE_EVERY = 3600.0
+PRUNE_FIRST_AFTER = 60.0
 
 
 @dataclass(slots=True)
@@ -179,6 +182,7 @@ class App:
             clock=self.clock,
             version=__version__,
             started_at=self.started_at,
+            retention_days=self.settings.retention_days,
         )
 
     async def poll_all(self) -> list[PollReport]:
@@ -221,10 +225,11 @@ class App:
             return 0
 
     async def once(self) -> OnceSummary:
-        """One poll of every feed, then deliver everything that is due."""
+        """One poll of every feed, then deliver everything that is due, then prune what has expired."""
         polls = await self.poll_all()
         delivery = await self.worker.drain()
         notices = await self.send_notices()
+        await self._prune_job()
         return OnceSummary(polls, delivery, notices)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -245,6 +250,7 @@ class App:
         self.scheduler.add_job(self.reload_rules, RULES_CHECK_SECONDS, "rules-reload")
         self.scheduler.add_job(self._notice_job, NOTICE_EVERY, "admin-notices")
         self.scheduler.add_job(self.index_for_search, SEARCH_INDEX_EVERY, "search-index")
+        self.scheduler.add_job(self._prune_job, PRUNE_EVERY, "retention", first_after=PRUNE_FIRST_AFTER)
         worker = asyncio.create_task(self.worker.run_forever(stop), name="delivery")
         log.info(
             "newshound running: %d feed(s), %d rule(s), delivering to %s",
@@ -274,6 +280,34 @@ class App:
         except Exception:
             log.exception("indexing items for search failed")
         return total
+
+    async def prune(self, batch: int = PRUNE_BATCH) -> Pruned:
+        """Prune what is older than ``NEWSHOUND_RETENTION_DAYS`` (``bot.store.retention``), a batch per
+        store call so polls and commands get the store in between. Nothing when retention is off."""
+        keep = self.settings.retention_seconds
+        total = Pruned()
+        if keep is None:
+            return total
+        now = self.clock()
+        while True:
+            total += await self.store.run(lambda s: s.prune(now, keep, batch))
+            if not total.more:
+                break
+        if total.items or total.alert_bodies:
+            log.info(
+                "retention: %d item(s) older than %g day(s) pruned (text and rule details dropped), "
+                "%d sent alert message(s) dropped",
+                total.items,
+                self.settings.retention_days,
+                total.alert_bodies,
+            )
+        return total
+
+    async def _prune_job(self) -> None:
+        try:
+            await self.prune()
+        except Exception:
+            log.exception("pruning old items failed")
 
     async def reload_rules(self) -> None:
         """Put an edited keywords.yaml in force; a broken edit is logged (and sent to the admin channel)

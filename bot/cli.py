@@ -78,7 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("name", help="the feed's name")
     chk = fsub.add_parser("check", help="fetch a URL once and say whether it is a feed (and which it offers)")
     chk.add_argument("url", help="the URL to try")
+    prune = sub.add_parser(
+        "prune",
+        help="prune items older than NEWSHOUND_RETENTION_DAYS now (the bot does it hourly by itself)",
+    )
+    prune.add_argument(
+        "--days", type=_days, metavar="N", help="keep N days in full instead of NEWSHOUND_RETENTION_DAYS"
+    )
+    prune.add_argument(
+        "--vacuum", action="store_true", help="then shrink the database file (best with the bot stopped)"
+    )
     return parser
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0 < value <= 36500:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 36500 days")
+    return value
 
 
 def commands() -> list[str]:
@@ -165,7 +185,7 @@ def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
 
     if not Path(settings.database).exists():
         print(
-            f"newshound feeds: no database at {settings.database} yet (run `newshound once` first)",
+            f"newshound: no database at {settings.database} yet (run `newshound once` first)",
             file=sys.stderr,
         )
         return None
@@ -197,6 +217,48 @@ def _feeds_list(_args: argparse.Namespace, settings: Settings) -> int:
             print(f"  warning: {f.last_warning}")
     if not feeds:
         print("no feeds yet")
+    return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+    from datetime import UTC, datetime
+
+    from bot.store import Pruned, VacuumError
+
+    days = args.days if args.days is not None else settings.retention_days
+    store = _open_store(settings)
+    if store is None:
+        return EXIT_USAGE
+    try:
+        now = time.time()
+        total = Pruned()
+        if days:
+            while True:
+                total += store.prune(now, days * 86400.0)
+                if not total.more:
+                    break
+            cutoff = datetime.fromtimestamp(now - days * 86400.0, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            print(
+                f"pruned {total.items} item(s) seen before {cutoff} ({days:g} days): their text and rule "
+                f"details dropped, their headline, link, verdict and alerts kept; "
+                f"{total.alert_bodies} sent alert message(s) and {total.alert_keys} expired duplicate "
+                "key(s) dropped"
+            )
+            store.audit(
+                "cli", "prune", settings.database.name, at=now, detail=f"{days:g} days: {total.items} item(s)"
+            )
+        else:
+            print("retention is off (NEWSHOUND_RETENTION_DAYS=0): nothing pruned")
+        if args.vacuum:
+            try:
+                before, after = store.vacuum()
+            except VacuumError as exc:
+                print(f"newshound prune: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"database file: {before / 1048576:.1f} MB → {after / 1048576:.1f} MB")
+    finally:
+        store.close()
     return EXIT_OK
 
 
@@ -473,6 +535,7 @@ HANDLERS: dict[str, Handler] = {
     "check": cmd_check,
     "feeds": cmd_feeds,
     "test-rule": cmd_test_rule,
+    "prune": cmd_prune,
     "once": _async(_once),
     "run": _async(_run),
 }

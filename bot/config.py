@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     burst_window: Annotated[float, Field(validation_alias=_env("NEWSHOUND_BURST_WINDOW"), gt=0, le=3600)] = (
         60.0
     )
+    #: Days an item is kept in full; older items keep only what /why needs (``bot.store.retention``).
+    retention_days: Annotated[
+        float, Field(validation_alias=_env("NEWSHOUND_RETENTION_DAYS"), ge=0, le=36500)
+    ] = 90.0
 
     @field_validator("discord_token", mode="before")
     @classmethod
@@ -113,6 +117,11 @@ class Settings(BaseSettings):
     @property
     def max_body_bytes(self) -> int:
         return int(self.max_body_mb * 1024 * 1024)
+
+    @property
+    def retention_seconds(self) -> float | None:
+        """How long items are kept in full; ``None``: for ever (``NEWSHOUND_RETENTION_DAYS=0``)."""
+        return self.retention_days * 86400.0 if self.retention_days else None
 
     @property
     def log_level_number(self) -> int:

@@ -196,3 +196,34 @@ async def test_version_is_the_installed_distributions(tmp_path: Path) -> None:
     code, out, _ = await run_cli(NEWSHOUND, "--version", env=env_for(tmp_path), cwd=tmp_path)
     assert code == 0
     assert out.strip() == f"newshound {version('newshound')}"
+
+
+async def test_prune_drops_old_text_keeps_identity_and_can_shrink_the_file(
+    feed_host: FeedHost, tmp_path: Path
+) -> None:
+    env = env_for(tmp_path)
+    code, _, err = await run_cli(NEWSHOUND, "prune", env=env, cwd=tmp_path)
+    assert code == 2 and "no database at" in err and "run `newshound once` first" in err
+    feed_host.set("/f.xml", rss([news(1, "Russia keeps ships at Tartus"), news(2, "Quiet day")]))
+    starter_rules(tmp_path / "keywords.yaml", feed_host.url("/f.xml"))
+    code, out, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0 and "Russia keeps ships at Tartus" in out, err
+    await asyncio.sleep(1.0)
+    # 0.00001 days is 0.864 s: both items are older than that now
+    code, out, err = await run_cli(NEWSHOUND, "prune", "--days", "0.00001", "--vacuum", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert "pruned 2 item(s) seen before " in out and "1 sent alert message(s)" in out
+    assert "database file: " in out and " MB → " in out
+    # pruned items are still known: the same feed alerts nothing again
+    code, out, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0 and out == "" and "0 new item(s)" in err
+    code, out, _ = await run_cli(
+        NEWSHOUND, "prune", env=env_for(tmp_path, NEWSHOUND_RETENTION_DAYS="0"), cwd=tmp_path
+    )
+    assert code == 0 and out.strip() == "retention is off (NEWSHOUND_RETENTION_DAYS=0): nothing pruned"
+    code, _, err = await run_cli(NEWSHOUND, "prune", "--days", "0", env=env, cwd=tmp_path)
+    assert code == 2 and "must be more than 0" in err
+    code, _, err = await run_cli(
+        NEWSHOUND, "once", env=env_for(tmp_path, NEWSHOUND_RETENTION_DAYS="-1"), cwd=tmp_path
+    )
+    assert code == 2 and "invalid setting NEWSHOUND_RETENTION_DAYS='-1'" in err

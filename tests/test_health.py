@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.app import App
 from bot.config import Settings
 from bot.deliver import OutboxAlert
 from bot.deliver.console import ConsoleSink
-from tests.conftest import CHANNEL, Captured, write_rules
+from tests.conftest import CHANNEL, Captured, make_settings, write_rules
 from tests.fakes.feed_host import FeedHost, rss
 
 HOUR = 3600.0
@@ -382,3 +383,55 @@ def test_resume_and_re_adding_bring_a_paused_feed_back(tmp_path) -> None:  # typ
         assert store.resume_feed("nope", 1.0) is None
     finally:
         store.close()
+
+
+async def test_once_prunes_items_past_retention_and_they_never_alert_again(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    clock = Clock()
+    story = {"title": "Tartus port expands", "link": "https://news.example/p", "guid": "urn:p",
+             "description": "Dredging at Tartus.", "published": clock.dt(hours_ago=1)}  # fmt: skip
+    feed_host.set("/wire.xml", rss([story]))
+    setup_rules(settings, [("wire", feed_host.url("/wire.xml"), "5m")])
+    app = make_app(clock=clock)
+    sink: Captured = app.sink  # type: ignore[assignment]
+    try:
+        await app.start()
+        await app.once()
+        assert sink.buffer.getvalue().count("Tartus port expands") == 1
+        clock.advance(100 * DAY)
+        # The feed still carries the old story, beside a new one; the store forgets the old one's text.
+        fresh = {"title": "Tartus again", "link": "https://news.example/q", "guid": "urn:q",
+                 "published": clock.dt(hours_ago=1)}  # fmt: skip
+        feed_host.set("/wire.xml", rss([fresh, story]))
+        await app.once()
+        rows = {r["key"]: r for r in await app.store.run(lambda s: s.items("wire"))}
+        old, new = rows["id:urn:p"], rows["id:urn:q"]
+        assert old["summary"] is None and old["pruned_at"] == clock.t and old["verdict"] == "alerted"
+        assert new["summary"] is not None and new["pruned_at"] is None
+        # The pruned story comes round again in a changed feed: still not new, never alerted twice.
+        clock.advance(DAY)
+        feed_host.set("/wire.xml", rss([{**fresh, "title": "Tartus again (updated)"}, story]))
+        await app.once()
+        printed = sink.buffer.getvalue()
+        assert printed.count("Tartus port expands") == 1 and printed.count("Tartus again") == 1
+    finally:
+        await app.close()
+
+
+async def test_retention_zero_keeps_everything(
+    feed_host: FeedHost, tmp_path: Path, make_app: Callable[..., App]
+) -> None:
+    clock = Clock()
+    settings = make_settings(tmp_path, NEWSHOUND_RETENTION_DAYS=0)
+    feed_host.set("/wire.xml", rss(items(clock, 3, 1.0)))
+    setup_rules(settings, [("wire", feed_host.url("/wire.xml"), "5m")])
+    app = make_app(clock=clock, settings=settings)
+    try:
+        await app.start()
+        await app.once()
+        clock.advance(3650 * DAY)
+        assert (await app.prune()).items == 0
+        assert all(r["pruned_at"] is None for r in await app.store.run(lambda s: s.items("wire")))
+    finally:
+        await app.close()

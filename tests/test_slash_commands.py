@@ -222,6 +222,23 @@ async def test_why_on_an_item_recorded_for_its_age_says_the_rules_were_not_asked
     assert "With today's rules: would fire: bases" in text
 
 
+async def test_why_on_a_pruned_item_says_what_was_dropped_and_what_is_kept(rig: SlashRig) -> None:
+    await rig.poll()
+    later = now() + timedelta(days=100)
+    pruned = await rig.app.store.run(lambda s: s.prune(later.timestamp(), 90 * 86400.0))
+    assert pruned.items > 0
+    answer = await rig.ask("why", {"link": "https://news.example/tartus/0"}, user=MEMBER)
+    text = answer.text
+    assert "Verdict: ✅ alerted" in text and f"→ <#{ALERTS}> (rules: bases)" in text and "✅ sent" in text
+    assert (
+        "Rules when it was seen: no longer known: its text and each rule's reasons were dropped <t:" in text
+    )
+    assert "after 90d (retention, `NEWSHOUND_RETENTION_DAYS`)" in text
+    assert "With today's rules" not in text and "found none of their keywords" not in text
+    found = await rig.ask("search", {"query": "tartus"}, user=MEMBER)  # still found by its headline
+    assert "Report 0: ships seen at Tartus" in found.text
+
+
 async def test_trend_defers_then_attaches_a_png_chart(rig: SlashRig) -> None:
     await rig.poll()
     answer = await rig.ask("trend", {"keyword": "Tartus", "days": 7}, user=MEMBER)
@@ -232,6 +249,9 @@ async def test_trend_defers_then_attaches_a_png_chart(rig: SlashRig) -> None:
     ]
     [(name, data)] = answer.files
     assert name == "trend.png" and data.startswith(PNG_MAGIC) and len(data) > 5000
+    assert "count by headline only" not in answer.text
+    longer = await rig.ask("trend", {"keyword": "Tartus", "days": 365}, user=MEMBER)
+    assert "Items older than 90d count by headline only (their text is pruned)." in longer.text
 
 
 async def test_status_and_help(rig: SlashRig) -> None:

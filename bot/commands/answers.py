@@ -409,6 +409,16 @@ def _why_delivery(alert: dict[str, Any], guild_id: str | None) -> str:
     return line + _alert_status(alert, guild_id)
 
 
+def _pruned_text(ctx: Context, row: dict[str, Any]) -> str:
+    kept = ctx.services.retention_days
+    period = f" after {format_duration(kept * DAY)}" if kept else ""
+    return (
+        f"no longer known: its text and each rule's reasons were dropped {when(row.get('pruned_at'), 'D')}"
+        f"{period} (retention, `NEWSHOUND_RETENTION_DAYS`). Its headline, verdict and alerts are kept, "
+        "and it will not alert again."
+    )
+
+
 async def why(ctx: Context, link_or_guid: str) -> Reply:
     ref = args.text(link_or_guid, option="link", command="why", limit=2000)
     rows = await ctx.services.store.run(lambda s: s.why(ref))
@@ -447,9 +457,12 @@ async def why(ctx: Context, link_or_guid: str) -> Reply:
         if verdict in ("backfill", "too_old", "duplicate"):  # decided before or after the rules: say why
             shown += f" — {plain(row.get('reason'), 700)}"
         embed.add("Verdict", shown)
+        pruned = row.get("pruned_at") is not None
         judged = row.get("outcomes") is not None  # None: recorded silently before the rules were asked
         outcomes = row.get("outcomes") or []
-        if judged:
+        if pruned:
+            embed.add("Rules when it was seen", _pruned_text(ctx, row))
+        elif judged:
             named = {str(o.get("rule")) for o in outcomes}
             lines = [_outcome_line(o) for o in outcomes]
             others = [r.name for r in config.rules if r.name not in named]
@@ -469,6 +482,9 @@ async def why(ctx: Context, link_or_guid: str) -> Reply:
             embed.add("Delivery", "\n".join(_why_delivery(a, ctx.actor.guild_id) for a in alerts))
         elif verdict == "alerted":
             embed.add("Delivery", "no alert recorded")
+        if pruned:  # only its headline is left: what today's rules make of that would mislead
+            embeds.append(embed)
+            continue
         # What today's rules make of it: answers "I added a rule after — would it fire now?"
         entry = Entry(key="why", title=str(row.get("title") or ""), summary=str(row.get("summary") or ""))
         feed = config.feed(str(row.get("feed")))
@@ -515,6 +531,11 @@ async def trend(ctx: Context, keyword: str, days: int | None = None) -> Reply:
     # The chart is attached as a file (Discord shows it as an image under the embed).
     embed = Embed(title=trim(f"Trend: {one_line(word)}", 256), description=text, colour=COLOUR_INFO)
     embed.footer = "Items whose headline or summary holds the words, per UTC day."
+    kept = ctx.services.retention_days
+    if kept and n_days > kept:
+        embed.footer += (
+            f" Items older than {format_duration(kept * DAY)} count by headline only (their text is pruned)."
+        )
     return Reply(embeds=[embed], files=[Attachment("trend.png", png, f"Daily items holding {word}")])
 
 

@@ -68,6 +68,8 @@ class Services:
     clock: Callable[[], float] = time.time
     version: str = "0"
     started_at: float = field(default_factory=time.time)
+    #: ``NEWSHOUND_RETENTION_DAYS``: items older than this keep only their headline (0: kept in full).
+    retention_days: float = 0.0
     readme_url: str = "https://github.com/newshound/newshound#slash-commands"
     #: One edit of keywords.yaml at a time.
     edit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
