@@ -201,6 +201,17 @@ def section_store(report: Report, args: argparse.Namespace, work: Path) -> Path:
         yes(r.lookup_us_per_item <= 50),
     )
     report.add("store", "database file (incl. full-text index)", f"{r.file_bytes / MB:,.0f} MB")
+    p = store.prune_copy(db)
+    report.add(
+        "store",
+        f"retention: prune all {p.items:,} items (Store.prune: text and rule details dropped, key kept)",
+        f"{p.rate:,.0f} items/s",
+    )
+    report.add(
+        "store",
+        "… database file after that and VACUUM (`newshound prune --vacuum`)",
+        f"{p.bytes_after / MB:,.0f} MB (from {p.bytes_before / MB:,.0f} MB; vacuum {p.vacuum_seconds:.0f} s)",
+    )
     return db
 
 
