@@ -10,7 +10,6 @@ summary); they belong to 1,000 feeds named ``store-0000`` …, so the database c
 from __future__ import annotations
 
 import random
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -157,28 +156,22 @@ class PruneResult:
         return self.items / self.seconds
 
 
-def prune_copy(path: Path) -> PruneResult:
-    """Retention on a copy of the database ``run`` wrote: every item pruned (``Store.prune`` in its
-    batches, as the running bot does it once they are older than ``NEWSHOUND_RETENTION_DAYS``), then the
-    file shrunk (``Store.vacuum``, as ``newshound prune --vacuum`` does). The copy is deleted after."""
-    copy = path.with_name(f"{path.stem}-pruned{path.suffix}")
-    shutil.copyfile(path, copy)  # run() checkpointed its WAL: the main file is the whole database
-    try:
-        store = Store(copy)
-        later = time.time() + 365 * 86400.0
-        pruned = 0
-        t0 = time.perf_counter()
-        while True:
-            done = store.prune(later, 90 * 86400.0)
-            pruned += done.items
-            if not done.more:
-                break
-        seconds = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        before, after = store.vacuum()
-        vacuum_seconds = time.perf_counter() - t0
-        store.close()
-        return PruneResult(pruned, seconds, before, after, vacuum_seconds)
-    finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+def prune_all(path: Path) -> PruneResult:
+    """Retention on a database ``run`` wrote: every item pruned (``Store.prune`` in its batches, as the
+    running bot does once they are older than ``NEWSHOUND_RETENTION_DAYS``), then the file shrunk
+    (``Store.vacuum``, as ``newshound prune --vacuum`` does)."""
+    store = Store(path)
+    later = time.time() + 365 * 86400.0
+    pruned = 0
+    t0 = time.perf_counter()
+    while True:
+        done = store.prune(later, 90 * 86400.0)
+        pruned += done.items
+        if not done.more:
+            break
+    seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    before, after = store.vacuum()
+    vacuum_seconds = time.perf_counter() - t0
+    store.close()
+    return PruneResult(pruned, seconds, before, after, vacuum_seconds)
