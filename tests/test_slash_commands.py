@@ -260,6 +260,7 @@ async def test_status_and_help(rig: SlashRig) -> None:
     text = status.text
     assert "Version:" in text and "Uptime:" in text and "Feeds: 1 ok, 1 failing" in text
     assert "Alerts today: " in text and "Outbox: 0 waiting" in text and "Last poll: <t:" in text
+    assert "Items stored: " in text and " (in full for 90d)" in text
     help_ = await rig.ask("help", user=MEMBER)
     assert help_.ephemeral
     for c in CATALOGUE:

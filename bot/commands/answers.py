@@ -573,7 +573,12 @@ async def status(ctx: Context) -> Reply:
         inline=True,
     )
     embed.add("Last poll", when(numbers["last_poll"]), inline=True)
-    embed.add("Items stored", str(numbers["items"]), inline=True)
+    kept = ctx.services.retention_days
+    embed.add(
+        "Items stored",
+        str(numbers["items"]) + (f" (in full for {format_duration(kept * DAY)})" if kept else ""),
+        inline=True,
+    )
     return Reply(embeds=[embed])
 
 
