@@ -220,6 +220,11 @@ async def test_why_on_an_item_recorded_for_its_age_says_the_rules_were_not_asked
     assert "Rules when it was seen: not consulted" in text
     assert "found none of their keywords" not in text
     assert "With today's rules: would fire: bases" in text
+    # once pruned, it lost only its text: there were no rule reasons to lose
+    await rig.app.store.run(lambda s: s.prune((now() + timedelta(days=100)).timestamp(), 90 * 86400.0))
+    pruned = (await rig.ask("why", {"link": "https://news.example/old/1"}, user=MEMBER)).text
+    assert "first poll of the feed: published 72.0 h before" in pruned
+    assert "Rules when it was seen: no longer known: its text was dropped <t:" in pruned
 
 
 async def test_why_on_a_pruned_item_says_what_was_dropped_and_what_is_kept(rig: SlashRig) -> None:

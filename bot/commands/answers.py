@@ -412,10 +412,11 @@ def _why_delivery(alert: dict[str, Any], guild_id: str | None) -> str:
 def _pruned_text(ctx: Context, row: dict[str, Any]) -> str:
     kept = ctx.services.retention_days
     period = f" after {format_duration(kept * DAY)}" if kept else ""
+    asked = row.get("verdict") not in ("backfill", "too_old")  # those were recorded without asking
+    dropped = "its text and each rule's reasons were" if asked else "its text was"
     return (
-        f"no longer known: its text and each rule's reasons were dropped {when(row.get('pruned_at'), 'D')}"
-        f"{period} (retention, `NEWSHOUND_RETENTION_DAYS`). Its headline, verdict and alerts are kept, "
-        "and it will not alert again."
+        f"no longer known: {dropped} dropped {when(row.get('pruned_at'), 'D')}{period} (retention, "
+        "`NEWSHOUND_RETENTION_DAYS`). Its headline, verdict and alerts are kept, and it will not alert again."
     )
 
 
