@@ -52,7 +52,7 @@ def _word(rng: random.Random, alphabet: str, lo: int = 2, hi: int = 10) -> str:
 
 def make_config(n_keywords: int, seed: int = 7) -> Config:
     rng = random.Random(seed)
-    rules = []
+    rules: list[Rule] = []
     made = 0
     while made < n_keywords:
         k = min(10, n_keywords - made)

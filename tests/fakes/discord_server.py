@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 DISCORD_EPOCH_MS = 1420070400000
 
@@ -809,10 +809,12 @@ class FakeDiscord:
             files: list[tuple[str, bytes]] = []
             reader = await request.multipart()
             async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue  # a nested multipart: Discord sends none
                 if part.name == "payload_json":
-                    payload = json.loads(await part.text())  # type: ignore[union-attr]
+                    payload = json.loads(await part.text())
                 else:
-                    files.append((part.filename or part.name or "", bytes(await part.read())))  # type: ignore[union-attr]
+                    files.append((part.filename or part.name or "", bytes(await part.read())))
             return payload, files
         raw = await request.read()
         if not raw:
