@@ -22,6 +22,12 @@ notice; after ``PAUSE_AFTER`` (7 days) the feed is paused, with a notice, until 
 **Gone quiet**: a feed whose last item is far older than its usual rhythm — more than ``QUIET_FACTOR``
 times its average gap, more than ``QUIET_SPAN_FACTOR`` times its longest recent gap, and at least
 ``QUIET_MIN`` — gets one notice per silence.
+
+**Overflowed**: when every item a feed carries (at least ``OVERFLOW_MIN_ITEMS``) is new at a poll that is
+not its first, items were probably published and pushed out of the feed between two polls, never seen.
+The admin channel hears of it (once a day per feed at most); an adaptive feed is then polled at least
+twice as often as the window it overflowed in (``success_delay(overflow_window=…)``), within the usual
+bounds and what the server asks; a fixed interval stays as written, and the notice suggests a shorter one.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ QUIET_MIN = 86400.0
 QUIET_MIN_ITEMS = 5
 #: Items (newest first) the rhythm is judged on.
 RHYTHM_ITEMS = 50
+#: A feed that moves and carries only one or two items is "all new" at every poll: say nothing then.
+OVERFLOW_MIN_ITEMS = 5
 
 
 # -- success ---------------------------------------------------------------------------------------------
@@ -113,13 +121,18 @@ def success_delay(
     times: Sequence[float] = (),
     now: float | None = None,
     hint: float | None = None,
+    overflow_window: float | None = None,
 ) -> float:
-    """Seconds until the next poll after a successful one (before jitter)."""
+    """Seconds until the next poll after a successful one (before jitter). ``overflow_window``: the feed
+    overflowed in that many seconds since its last read (``overflowed``): an adaptive feed is polled at
+    least twice as often."""
     if interval is not None:
         return interval
     if now is None:
         return AUTO_DEFAULT
     delay = auto_interval(times, now)
+    if overflow_window is not None:
+        delay = max(MIN_AUTO, min(delay, overflow_window / 2))
     if hint is not None:
         delay = max(delay, min(hint, MAX_AUTO))
     return delay
@@ -186,6 +199,15 @@ def escalation(failing_since: float, now: float) -> Escalation:
     if span >= NOTICE_AFTER:
         return "notice"
     return "none"
+
+
+# -- overflow --------------------------------------------------------------------------------------------
+
+
+def overflowed(carried: int, new: int, *, first_poll: bool) -> bool:
+    """Whether a feed that carries ``carried`` distinct items, ``new`` of them unseen, has probably dropped
+    items between this poll and the last (see the module docstring)."""
+    return not first_poll and carried >= OVERFLOW_MIN_ITEMS and new >= carried
 
 
 # -- silence ---------------------------------------------------------------------------------------------

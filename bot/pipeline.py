@@ -44,6 +44,7 @@ from bot.fetch import Fetcher
 from bot.identity import normalise_link
 from bot.match import Matcher, fold
 from bot.model import Entry, FetchResult, ParsedFeed, RuleOutcome, Target
+from bot.rules.durations import format_duration
 from bot.rules.model import Config, Feed
 from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Store, StoreThread
 from bot.summarise import summarise
@@ -414,12 +415,18 @@ class Poller:
             if e.published or not first_poll
         ]
         hint = cadence.cache_hint(fetched.headers, parsed.ttl_seconds, at)
-        delay = cadence.success_delay(interval, times=times, now=at, hint=hint)
+        carried = len({e.key for e in parsed.entries})
+        window = None
+        if cadence.overflowed(carried, len(fresh), first_poll=first_poll) and state.last_ok_at is not None:
+            window = max(0.0, at - state.last_ok_at)
+        delay = cadence.success_delay(interval, times=times, now=at, hint=hint, overflow_window=window)
         next_at = cadence.next_poll_at(
             at=at, scheduled=state.next_poll_at, interval=interval, delay=delay, rng=self.rng
         )
         if not fresh:
             notices += self._quiet(state, times, at)
+        if window is not None:
+            notices += self._overflowed(state, carried, window, interval, delay, at)
         record = PollRecord(
             feed=name,
             at=at,
@@ -530,6 +537,35 @@ class Poller:
                 "recovered",
                 f"Feed {state.name} works again, after failing for {cadence.span(at - since)}.",
                 state.name,
+            )
+        ]
+
+    @staticmethod
+    def _overflowed(
+        state: FeedState, carried: int, window: float, interval: float | None, delay: float, at: float
+    ) -> list[NoticeDraft]:
+        name = state.name
+        if interval is None:
+            remedy = f"It is polled adaptively: the next poll is in {cadence.span(delay)}."
+        else:
+            shorter = format_duration(max(60.0, interval / 2))
+            remedy = (
+                f"Its interval is fixed at {format_duration(interval)}: set `interval: {shorter}` "
+                "(or `auto`) on it in keywords.yaml to poll it more often."
+            )
+        log.warning(
+            "feed %s: all %d items were new since the last read %s ago", name, carried, cadence.span(window)
+        )
+        day = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d")
+        return [
+            NoticeDraft(
+                f"overflow:{name}:{day}",
+                "overflow",
+                f"Feed {name} may have dropped stories before they were seen: all {carried} items it carries "
+                f"were new since it was last read {cadence.span(window)} ago ({cadence.when(at - window)}), "
+                "so items published and pushed out in between were missed (or the feed gave its items new "
+                f"ids). {remedy}",
+                name,
             )
         ]
 

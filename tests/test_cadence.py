@@ -63,6 +63,21 @@ def test_hints_lengthen_adaptive_polling_but_never_fixed_intervals() -> None:
     assert cadence.success_delay(300.0, times=busy, now=NOW, hint=1800) == 300.0
 
 
+def test_an_overflowing_feed_is_polled_twice_as_often_as_the_window_it_overflowed_in() -> None:
+    assert cadence.overflowed(20, 20, first_poll=False)
+    assert not cadence.overflowed(20, 20, first_poll=True)  # a first poll: everything is new
+    assert not cadence.overflowed(20, 19, first_poll=False)  # one item was already known: no gap
+    assert not cadence.overflowed(4, 4, first_poll=False)  # too few items to tell
+    quiet = [NOW - i * 6 * 3600 for i in range(1, 20)]  # an item every 6 h: polled every 6 h
+    assert cadence.success_delay(None, times=quiet, now=NOW) == cadence.MAX_AUTO
+    assert cadence.success_delay(None, times=quiet, now=NOW, overflow_window=3600) == 1800
+    assert cadence.success_delay(None, times=quiet, now=NOW, overflow_window=60) == cadence.MIN_AUTO
+    assert cadence.success_delay(None, times=quiet, now=NOW, overflow_window=3600, hint=2700) == 2700
+    assert (
+        cadence.success_delay(900.0, times=quiet, now=NOW, overflow_window=60) == 900.0
+    )  # fixed: as written
+
+
 def test_fixed_intervals_keep_their_phase_exactly() -> None:
     # Scheduled at 1000, started 0.8 s late: the next poll is 1000 + 300, not 1000.8 + 300.
     assert cadence.next_poll_at(at=1000.8, scheduled=1000.0, interval=300.0, delay=300.0) == 1300.0

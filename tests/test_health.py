@@ -435,3 +435,47 @@ async def test_retention_zero_keeps_everything(
         assert all(r["pruned_at"] is None for r in await app.store.run(lambda s: s.items("wire")))
     finally:
         await app.close()
+
+
+async def test_a_feed_that_overflowed_between_polls_is_reported_and_polled_sooner(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    clock = Clock()
+    feed_host.set("/busy.xml", rss(items(clock, 8, every_hours=2)))  # adaptive: polled every ~2 h
+    feed_host.set("/fixed.xml", rss(items(clock, 8, every_hours=2, start=500)))
+    setup_rules(
+        settings, [("busy", feed_host.url("/busy.xml"), None), ("fixed", feed_host.url("/fixed.xml"), "1h")]
+    )
+    app = make_app(clock=clock)
+    sink: Captured = app.sink  # type: ignore[assignment]
+    try:
+        await app.start()
+        await app.once()  # first polls: everything is new, nothing to say
+        clock.advance(HOUR)
+        # Half the items new: no gap.
+        feed_host.set("/busy.xml", rss(items(clock, 4, 0.2, start=100) + items(Clock(), 4, every_hours=2)))
+        await app.once()
+        assert sink.admin == []
+        clock.advance(HOUR)
+        # Every item new, on both feeds: stories were pushed out unseen.
+        feed_host.set("/busy.xml", rss(items(clock, 8, every_hours=0.1, start=200)))
+        feed_host.set("/fixed.xml", rss(items(clock, 8, every_hours=0.1, start=600)))
+        await app.once()
+        busy = next(t for t in sink.admin if t.startswith("Feed busy "))
+        assert busy.startswith(
+            "Feed busy may have dropped stories before they were seen: all 8 items it carries were new "
+            "since it was last read 1 h ago (2026-03-02 10:00 UTC)"
+        )
+        assert busy.endswith("It is polled adaptively: the next poll is in 30 min.")
+        fixed = next(t for t in sink.admin if t.startswith("Feed fixed "))
+        assert "Its interval is fixed at 1h: set `interval: 30m` (or `auto`) on it in keywords.yaml" in fixed
+        state = await health(app, "busy")
+        assert state.poll_interval <= 1800 and state.next_poll_at - clock.t <= 1800 * 1.1
+        assert (await health(app, "fixed")).next_poll_at == T0.timestamp() + 3 * HOUR  # as written
+        # Again the same day: said once a day at most.
+        clock.advance(HOUR)
+        feed_host.set("/busy.xml", rss(items(clock, 8, every_hours=0.1, start=300)))
+        await app.once()
+        assert sum(t.startswith("Feed busy ") for t in sink.admin) == 1
+    finally:
+        await app.close()
