@@ -17,7 +17,9 @@ jitter is added, always later, never earlier.
 **Failures**: the wait doubles with each consecutive failure, starting at the feed's interval, capped at
 ``MAX_BACKOFF`` (6 h), plus up to 10 % jitter; a ``Retry-After`` (429/503) is obeyed whenever it is
 longer (up to a day). After ``NOTICE_AFTER`` (a day) of consecutive failures the admin channel gets one
-notice; after ``PAUSE_AFTER`` (7 days) the feed is paused, with a notice, until it is resumed.
+notice; after ``PAUSE_AFTER`` (7 days) the feed is paused, with a notice, until it is resumed. A retry
+that would land past either mark is brought forward to it (``until_escalation``), so the notice and the
+pause come on time rather than a backoff step (up to 6 h) late.
 
 **Gone quiet**: a feed whose last item is far older than its usual rhythm — more than ``QUIET_FACTOR``
 times its average gap, more than ``QUIET_SPAN_FACTOR`` times its longest recent gap, and at least
@@ -185,6 +187,19 @@ def failure_delay(
     )  # never poll a failing feed more often than a healthy one
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay
+
+
+def until_escalation(
+    delay: float, failing_since: float, now: float, retry_after: float | None = None
+) -> float:
+    """``delay``, shortened so that the next attempt falls due when the failure streak reaches a day (the
+    notice) or a week (the pause), so neither comes a backoff step late — but never sooner than a
+    ``Retry-After`` asked."""
+    for mark in (failing_since + NOTICE_AFTER, failing_since + PAUSE_AFTER):
+        if now < mark < now + delay:
+            floor = min(retry_after, MAX_RETRY_AFTER) if retry_after is not None else 0.0
+            return max(mark - now, floor)
     return delay
 
 

@@ -488,8 +488,13 @@ class Poller:
         name = state.name
         failures = state.consecutive_failures + 1
         since = state.failing_since or at
-        delay = cadence.jittered(
-            cadence.failure_delay(interval, failures, retry_after, base=state.poll_interval), self.rng
+        delay = cadence.until_escalation(
+            cadence.jittered(
+                cadence.failure_delay(interval, failures, retry_after, base=state.poll_interval), self.rng
+            ),
+            since,
+            at,
+            retry_after,
         )
         stage = cadence.escalation(since, at)
         notices: list[NoticeDraft] = []

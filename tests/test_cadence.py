@@ -86,6 +86,20 @@ def test_fixed_intervals_keep_their_phase_exactly() -> None:
     assert cadence.next_poll_at(at=5000.0, scheduled=1000.0, interval=300.0, delay=300.0) == 5300.0
 
 
+def test_a_retry_past_the_day_or_week_mark_is_brought_forward_to_it() -> None:
+    since = 1_000_000.0
+    day, week = cadence.NOTICE_AFTER, cadence.PAUSE_AFTER
+    # 4 h after the streak began, a 6 h backoff lands at 10 h: well before the mark, unchanged
+    assert cadence.until_escalation(6 * 3600, since, since + 4 * 3600) == 6 * 3600
+    # 20 h in, a 6 h backoff would land at 26 h: the retry comes at 24 h instead
+    assert cadence.until_escalation(6 * 3600, since, since + 20 * 3600) == 4 * 3600
+    # past the day mark, the week mark likewise
+    assert cadence.until_escalation(6 * 3600, since, since + week - 3600) == 3600
+    assert cadence.until_escalation(6 * 3600, since, since + day + 3600) == 6 * 3600
+    # a Retry-After is still obeyed
+    assert cadence.until_escalation(6 * 3600, since, since + 20 * 3600, retry_after=5 * 3600) == 5 * 3600
+
+
 def test_adaptive_polls_get_jitter_and_never_earlier() -> None:
     rng = random.Random(7)
     seen = {

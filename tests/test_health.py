@@ -479,3 +479,27 @@ async def test_a_feed_that_overflowed_between_polls_is_reported_and_polled_soone
         assert sum(t.startswith("Feed busy ") for t in sink.admin) == 1
     finally:
         await app.close()
+
+
+async def test_the_failing_notice_comes_a_day_after_the_first_failure_not_a_backoff_step_later(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """Polled only when due: the backoff (5 min doubling to 6 h) would first poll ~28.6 h into the streak;
+    the retry is brought forward to the day mark, and the notice goes out then."""
+    clock = Clock()
+    feed_host.set("/bad.xml", "down", status=503)
+    setup_rules(settings, [("bad", feed_host.url("/bad.xml"), "5m")])
+    app = make_app(clock=clock)
+    sink: Captured = app.sink  # type: ignore[assignment]
+    try:
+        await app.start()
+        await app.once()
+        since = clock.t
+        while not sink.admin:
+            clock.t = (await health(app, "bad")).next_poll_at  # the next poll, when it is due
+            await app.once()
+            assert clock.t <= since + DAY
+        assert clock.t == since + DAY
+        assert sink.admin[0].startswith("Feed bad has been failing for 1 day")
+    finally:
+        await app.close()
