@@ -86,9 +86,8 @@ class Retention(Connection):
 
     def vacuum(self) -> tuple[int, int]:
         """Compact the full-text index and rewrite the database file without its free pages; returns its
-        size in bytes (before, after).
-        Needs as much free disk as the file's size, and waits for other connections to finish writing;
-        ``VacuumError`` says why it could not."""
+        size in bytes (before, after). Needs as much free disk as the file's size, and waits for other
+        connections to finish writing; ``VacuumError`` says why it could not."""
         before = self._file_size()
         try:
             # Pruning leaves the full-text index's old entries as tombstones in its segments (nine tenths
