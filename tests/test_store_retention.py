@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.model import Alert, AlertMatch, Entry, Hit, RuleOutcome, Target
-from bot.store import DUPLICATE_WINDOW, NewItem, PlannedAlert, PollRecord, Store
+from bot.store import DUPLICATE_WINDOW, NewItem, PlannedAlert, PollRecord, Store, VacuumError
 from bot.store._sqlite import Database
 from bot.store.migrations import migrations
 
@@ -166,3 +166,12 @@ def test_an_older_database_gains_retention_and_prunes_what_it_held(tmp_path: Pat
     assert (row["title"], row["summary"], row["outcomes"]) == ("Tartus port", None, None)
     assert store.search("tartus")[1] == 1 and store.search("old")[1] == 0
     fts_ok(store)
+
+
+def test_a_vacuum_that_cannot_run_says_why(store: Store) -> None:
+    store.db.execute("BEGIN")  # VACUUM cannot run inside a transaction (as when another writer holds one)
+    with pytest.raises(VacuumError, match="could not shrink the database file: cannot VACUUM"):
+        store.vacuum()
+    store.db.execute("ROLLBACK")
+    before, after = store.vacuum()
+    assert after <= before
