@@ -162,13 +162,8 @@ def prune_all(path: Path) -> PruneResult:
     (``Store.vacuum``, as ``newshound prune --vacuum`` does)."""
     store = Store(path)
     later = time.time() + 365 * 86400.0
-    pruned = 0
     t0 = time.perf_counter()
-    while True:
-        done = store.prune(later, 90 * 86400.0)
-        pruned += done.items
-        if not done.more:
-            break
+    pruned = store.prune_all(later, 90 * 86400.0).items
     seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     before, after = store.vacuum()

@@ -224,7 +224,7 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
     import time
     from datetime import UTC, datetime
 
-    from bot.store import Pruned, VacuumError
+    from bot.store import VacuumError
 
     days = args.days if args.days is not None else settings.retention_days
     store = _open_store(settings)
@@ -232,13 +232,10 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     try:
         now = time.time()
-        total = Pruned()
         if days:
-            while True:
-                total += store.prune(now, days * 86400.0)
-                if not total.more:
-                    break
-            cutoff = datetime.fromtimestamp(now - days * 86400.0, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            keep = days * 86400.0
+            total = store.prune_all(now, keep)
+            cutoff = datetime.fromtimestamp(now - keep, UTC).strftime("%Y-%m-%d %H:%M UTC")
             print(
                 f"pruned {total.items} item(s) seen before {cutoff} ({days:g} days): their text and rule "
                 f"details dropped, their headline, link, verdict and alerts kept; "

@@ -409,9 +409,15 @@ def _why_delivery(alert: dict[str, Any], guild_id: str | None) -> str:
     return line + _alert_status(alert, guild_id)
 
 
-def _pruned_text(ctx: Context, row: dict[str, Any]) -> str:
+def _kept_in_full(ctx: Context) -> str:
+    """How long items are kept in full (``NEWSHOUND_RETENTION_DAYS``, e.g. ``90d``); ``""``: for ever."""
     kept = ctx.services.retention_days
-    period = f" after {format_duration(kept * DAY)}" if kept else ""
+    return format_duration(kept * DAY) if kept else ""
+
+
+def _pruned_text(ctx: Context, row: dict[str, Any]) -> str:
+    kept = _kept_in_full(ctx)
+    period = f" after {kept}" if kept else ""
     asked = row.get("verdict") not in ("backfill", "too_old")  # those were recorded without asking
     dropped = "its text and each rule's reasons were" if asked else "its text was"
     return (
@@ -532,10 +538,9 @@ async def trend(ctx: Context, keyword: str, days: int | None = None) -> Reply:
     # The chart is attached as a file (Discord shows it as an image under the embed).
     embed = Embed(title=trim(f"Trend: {one_line(word)}", 256), description=text, colour=COLOUR_INFO)
     embed.footer = "Items whose headline or summary holds the words, per UTC day."
-    kept = ctx.services.retention_days
-    if kept and n_days > kept:
+    if ctx.services.retention_days and n_days > ctx.services.retention_days:
         embed.footer += (
-            f" Items older than {format_duration(kept * DAY)} count by headline only (their text is pruned)."
+            f" Items older than {_kept_in_full(ctx)} count by headline only (their text is pruned)."
         )
     return Reply(embeds=[embed], files=[Attachment("trend.png", png, f"Daily items holding {word}")])
 
@@ -574,12 +579,8 @@ async def status(ctx: Context) -> Reply:
         inline=True,
     )
     embed.add("Last poll", when(numbers["last_poll"]), inline=True)
-    kept = ctx.services.retention_days
-    embed.add(
-        "Items stored",
-        str(numbers["items"]) + (f" (in full for {format_duration(kept * DAY)})" if kept else ""),
-        inline=True,
-    )
+    kept = _kept_in_full(ctx)
+    embed.add("Items stored", str(numbers["items"]) + (f" (in full for {kept})" if kept else ""), inline=True)
     return Reply(embeds=[embed])
 
 

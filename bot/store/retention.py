@@ -84,6 +84,15 @@ class Retention(Connection):
                 ).rowcount
         return out
 
+    def prune_all(self, now: float, keep_seconds: float, batch: int = PRUNE_BATCH) -> Pruned:
+        """``prune`` until nothing older than the cut-off is left, a transaction per batch (for one-off
+        callers; the running bot awaits each batch on its own, so other store work goes in between)."""
+        total = Pruned()
+        while True:
+            total += self.prune(now, keep_seconds, batch)
+            if not total.more:
+                return total
+
     def vacuum(self) -> tuple[int, int]:
         """Compact the full-text index and rewrite the database file without its free pages; returns its
         size in bytes (before, after). Needs as much free disk as the file's size, and waits for other
