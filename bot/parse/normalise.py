@@ -13,10 +13,16 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from html.entities import html5 as html5_entities
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from bot.identity import TRACKING_PARAMS, entry_key, normalise_link
 from bot.model import STORED_TEXT, Entry
+
+try:  # the optional C accelerator (setup.py); the Python below is its definition and fallback
+    from bot.parse import _htmltext as _accelerator
+except ImportError:  # where no C compiler built it
+    _accelerator = None  # type: ignore[assignment]  # (mypy sees the stub: the module exists)
 
 __all__ = [
     "TRACKING_PARAMS",
@@ -164,7 +170,7 @@ _ANY_TAG_AT = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9:-]*+|[!?])[^<>]*+>")
 _GAP = "<\x02"
 
 
-def _strip_tags(s: str) -> str:
+def _strip_tags_re(s: str) -> str:
     """Exactly ``_strip_tags_loop(s)``, in three or four regular-expression passes. CDATA sections (whose
     text is kept), and script/style tags in text whose lower-casing changes its length (the loop's
     quirk), are left to the loop."""
@@ -178,6 +184,37 @@ def _strip_tags(s: str) -> str:
     return s.replace(_GAP, " ")
 
 
+def _collapse_py(s: str) -> str:
+    # Same as _SPACE.sub(" ", s).strip() (str.split and \s agree on Unicode whitespace), 5x faster.
+    return " ".join(s.split())
+
+
+def _c_strip_tags(s: str) -> str:
+    """Exactly ``_strip_tags_loop(s)``: one pass in C, or the loop itself for the one case its quirk
+    decides."""
+    assert _accelerator is not None
+    text = _accelerator.strip_tags(s)
+    return _strip_tags_loop(s) if text is None else text
+
+
+def _c_unescape_tables() -> bool:
+    """Hand ``html.unescape``'s tables to the C ``unescape`` (False where this Python has other
+    names for them: ``html.unescape`` is then used as it is)."""
+    tables = (getattr(html, "_invalid_charrefs", None), getattr(html, "_invalid_codepoints", None))
+    if _accelerator is None or not isinstance(tables[0], dict) or not isinstance(tables[1], set):
+        return False
+    _accelerator.configure(html5_entities, tables[0], tables[1])
+    return True
+
+
+#: The three loops of ``html_to_text``: in C when the accelerator is built, else the Python above.
+_strip_tags: Callable[[str], str] = _strip_tags_re if _accelerator is None else _c_strip_tags
+_collapse: Callable[[str], str] = _collapse_py if _accelerator is None else _accelerator.collapse
+_unescape: Callable[[str], str] = (
+    _accelerator.unescape if _accelerator is not None and _c_unescape_tables() else html.unescape
+)
+
+
 def html_to_text(value: str | None, cap: int = TEXT_CAP) -> str:
     """Plain text of an HTML fragment: scripts dropped, tags removed (block tags become spaces), entities
     decoded, whitespace collapsed, at most ``cap`` characters. Linear time on any input."""
@@ -187,9 +224,8 @@ def html_to_text(value: str | None, cap: int = TEXT_CAP) -> str:
     if "<" in s:
         s = _strip_tags(s)
     if "&" in s:
-        s = html.unescape(s)
-    # Same as _SPACE.sub(" ", s).strip() (str.split and \s agree on Unicode whitespace), 5x faster.
-    s = " ".join(s.split())
+        s = _unescape(s)
+    s = _collapse(s)
     if len(s) > cap:
         cut = s.rfind(" ", 0, cap)
         s = s[: cut if cut > cap // 2 else cap]
@@ -219,9 +255,9 @@ def html_text_prefix(value: str | None, n: int) -> str:
             s = _strip_tags(s)
         if "&" in s:  # a reference ends before any whitespace: decode up to the last (space, tab, LF, FF)
             last = max(s.rfind(" "), s.rfind("\n"), s.rfind("\t"), s.rfind("\f"))
-            s = html.unescape(s[:last]) if last > 0 else ""
+            s = _unescape(s[:last]) if last > 0 else ""
         if len(s) > n:
-            s = " ".join(s.split())
+            s = _collapse(s)
             if len(s) >= n:
                 return s[:n]
         # Read on about twice what the text so far says it takes (how far changes the cost, not the text).
