@@ -204,6 +204,25 @@ def test_wrong_missing_and_conflicting_charsets_and_boms(body: bytes, content_ty
     assert result.error is None and result.title == "Café Δ"
 
 
+@pytest.mark.parametrize("declared", ["utf-16", "UTF-16LE", "utf-32", "utf-16be"])
+@pytest.mark.parametrize("where", ["declaration", "header"])
+def test_utf8_declared_utf16_is_read_whatever_its_length(declared: str, where: str) -> None:
+    """A real feed (UTF-8, ``encoding="utf-16"``): feedparser reads it as UTF-16 when its length is even
+    (nothing readable) and as UTF-8 when odd, so one new item turned it unreadable, the next one back. Its
+    first bytes, '<' then '?', say it is in no UTF-16 or UTF-32 of any byte order."""
+    for pad in ("", " "):  # one byte apart: both parities
+        enc = declared if where == "declaration" else "utf-8"
+        body = DOC.format(enc=enc).replace("</channel>", f"<item><title>Tartus{pad}</title></item></channel>")
+        ctype = f"application/rss+xml; charset={declared}" if where == "header" else "application/rss+xml"
+        result = parse(body.encode(), **{"content-type": ctype})
+        assert result.error is None and result.title == "Café Δ", (pad, result.error)
+        assert [e.title for e in result.entries] == ["Tartus"]
+        assert f"declared {declared.lower()} but is UTF-8" in (result.warning or "")
+    # Real UTF-16, with or without a byte-order mark, is still read as UTF-16.
+    for body in (DOC.format(enc=declared).encode("utf-16-le"), DOC.format(enc="utf-16").encode("utf-16")):
+        assert parse(body, **{"content-type": "application/rss+xml"}).title == "Café Δ"
+
+
 def test_cp1252_labelled_utf8_is_read_with_a_warning() -> None:
     body = DOC.format(enc="utf-8").replace(" Δ", "").encode("cp1252")
     result = parse(body, **{"content-type": "application/rss+xml; charset=utf-8"})

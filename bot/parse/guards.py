@@ -113,6 +113,22 @@ def _declared(body: bytes, content_type: str) -> str:
     return m.group(1).decode("ascii").lower() if m else ""
 
 
+def _is_wide(declared: str) -> bool:
+    """Is ``declared`` a UTF-16 or UTF-32 encoding (which no document starting "<?xml" in ASCII is in)?"""
+    try:
+        return codecs.lookup(declared).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        return False
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _same_codec(declared: str, codec: str) -> bool:
     try:
         name = codecs.lookup(declared).name
@@ -125,9 +141,13 @@ def to_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
     """``body`` decoded the way feedparser decodes it, as UTF-8 bytes with an XML declaration saying so,
     and a warning in words when the declared encoding was wrong or missing.
 
-    Two corrections come first, where the declarations are demonstrably wrong: a byte-order mark decides
-    the encoding whatever is declared, and a document declared Latin-1/Windows-1252/ASCII whose bytes are
-    valid UTF-8 with non-ASCII characters is UTF-8 (Latin-1 text practically never is valid UTF-8)."""
+    Three corrections come first, where the declarations are demonstrably wrong: a byte-order mark decides
+    the encoding whatever is declared; a document declared Latin-1/Windows-1252/ASCII whose bytes are
+    valid UTF-8 with non-ASCII characters is UTF-8 (Latin-1 text practically never is valid UTF-8); and a
+    document declared UTF-16 or UTF-32 whose first byte is '<' followed by anything but NUL (in UTF-16
+    or UTF-32, without a byte-order mark, '<' is "<\\0" or "\\0<") is UTF-8 when its bytes are valid UTF-8.
+    feedparser reads that last kind as UTF-16 when its length is even and as UTF-8 when it is odd: one
+    new item can make such a feed unreadable, the next one readable again."""
     hdrs = {k.lower(): v for k, v in headers.items()}
     content_type = hdrs.get("content-type", "")
     declared = _declared(body.lstrip(codecs.BOM_UTF8), content_type)
@@ -145,14 +165,10 @@ def to_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
             hdrs["content-type"] = "application/xml; charset=utf-8"
             break
     else:
-        if declared in _SINGLE_BYTE and not body.isascii():
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError:
-                pass
-            else:
-                override = f"declared {declared} but is UTF-8"
-                hdrs["content-type"] = "application/xml; charset=utf-8"
+        wide = _is_wide(declared) and body[:1] == b"<" and body[1:2] != b"\x00"
+        if (wide or (declared in _SINGLE_BYTE and not body.isascii())) and _is_utf8(body):
+            override = f"declared {declared} but is UTF-8"
+            hdrs["content-type"] = "application/xml; charset=utf-8"
     same = _already_utf8(hdrs, body)
     if same is not None:
         return same, f"character encoding: {override}" if override else None
