@@ -14,6 +14,13 @@
 #include <Python.h>
 #include <string.h>
 
+/* Before 3.12 a str built by the legacy API may need PyUnicode_READY before its data is read. */
+#if PY_VERSION_HEX < 0x030C0000
+#define ready(s) PyUnicode_READY(s)
+#else
+#define ready(s) 0
+#endif
+
 #define MAX_NAME 15
 #define IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
 #define IS_NAME(c) (IS_ALPHA(c) || ((c) >= '0' && (c) <= '9') || (c) == ':' || (c) == '-')
@@ -240,7 +247,7 @@ unescape(PyObject *module, PyObject *s)
         PyErr_SetString(PyExc_RuntimeError, "unescape() before configure()");
         return NULL;
     }
-    if (PyUnicode_READY(s) < 0)
+    if (ready(s) < 0)
         return NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     if (PyUnicode_FindChar(s, '&', 0, n, 1) == -1)
@@ -330,7 +337,7 @@ run(PyObject *s, op_t op)
         PyErr_SetString(PyExc_TypeError, "expected a str");
         return NULL;
     }
-    if (PyUnicode_READY(s) < 0)
+    if (ready(s) < 0)
         return NULL;
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
