@@ -625,7 +625,7 @@ def section_latency(report: Report, args: argparse.Namespace, work: Path, polled
     )
     report.notes.append(
         f"latency: {len(r.latencies)} of {r.injected} injected changes alerted"
-        + (f" ({r.missing} never arrived)" if r.missing else "")
+        + (f" ({r.missing} never arrived: {'; '.join(r.why)})" if r.missing else "")
         + f", each into a feed 2-5 s before its scheduled poll; {r.polls_per_second:,.0f} polls/s meanwhile "
         f"({polled.backdrop}); the bot used {r.usage.cpu:.1f} s CPU over {r.usage.wall:.0f} s, peak "
         f"{r.usage.peak_pss / MB:.0f} MB PSS."

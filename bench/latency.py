@@ -42,6 +42,7 @@ class LatencyResult:
     latencies: list[float] = field(default_factory=list)  # seconds beyond the scheduled poll
     missing: int = 0
     missed: list[int] = field(default_factory=list)  # feeds whose change never alerted
+    why: list[str] = field(default_factory=list)  # for each, what the bot's store knew of it
     polls_per_second: float = 0.0
     usage: Usage | None = None
 
@@ -226,6 +227,7 @@ def run(
         result.latencies = [arrived[k] - scheduled[k] for k in scheduled if k in arrived]
         result.missing = len(scheduled) - len(arrived)
         result.missed = sorted(i for i, _g in scheduled if (i, 1) not in arrived)
+        result.why = [_what_the_store_knew(reader, i, scheduled[(i, 1)]) for i in result.missed]
         reader.close()
         bot.terminate()
         bot.wait(timeout=30)
@@ -237,6 +239,37 @@ def run(
             bot.wait()
         fake.close()
     return result
+
+
+def _what_the_store_knew(reader: sqlite3.Connection, i: int, due: float) -> str:
+    """A missed change in words: the feed's polls and health, the item's verdict, its alert's status."""
+    feed = reader.execute(
+        "SELECT id, status, last_fetch_at, next_poll_at, last_error FROM feeds WHERE name = ?",
+        [f"feed-{i:05d}"],
+    ).fetchone()
+    if feed is None:
+        return f"feed-{i:05d}: not in the store"
+    fid, status, fetched, nxt, error = feed
+    said = (
+        f"feed-{i:05d} ({status}; change due at +0 s, last fetched {fetched - due:+.1f} s, next poll "
+        f"{nxt - due:+.1f} s{'; ' + error if error else ''})"
+    )
+    item = reader.execute(
+        "SELECT id, verdict, reason FROM items WHERE feed_id = ? AND title LIKE ?",
+        [fid, f"Fresh story {i}-%"],
+    ).fetchone()
+    if item is None:
+        return said + ": the item was never stored"
+    alert = reader.execute(
+        "SELECT status, attempts, error, created_at FROM alerts WHERE item_id = ?", [item[0]]
+    ).fetchone()
+    verdict = f"item {item[1]}{' (' + item[2] + ')' if item[2] else ''}"
+    if alert is None:
+        return f"{said}: {verdict}, no alert"
+    return (
+        f"{said}: {verdict}, alert {alert[0]} after {alert[1]} attempt(s), queued {alert[3] - due:+.1f} s"
+        + (f" ({alert[2]})" if alert[2] else "")
+    )
 
 
 def _timestamp(iso: str) -> float:
