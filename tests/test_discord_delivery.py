@@ -501,6 +501,43 @@ async def test_while_running_a_burst_waits_for_its_window_then_sends_one_digest(
         await r.close()
 
 
+async def test_after_a_restart_the_next_digest_still_waits_a_window(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """At most one digest per window, across a restart: when the last digest went out is read from the
+    outbox. (Kept in memory, a restarted worker would send the next alerts one by one at once.)"""
+    import time
+
+    db = tmp_path / "newshound.db"
+    window = 1.0
+    first = await make_rig(fake_discord, db, burst_limit=3, burst_window=window)
+    try:
+        stop = first.run()
+        await first.add(CH, *(alert(f"A{i}") for i in range(5)))  # A0-A2 one by one, A3+A4 a digest
+        await until(lambda: len(fake_discord.channel_messages(ALERTS)) >= 4)
+        stop.set()
+    finally:
+        await first.close()
+    digest_at = time.time()
+    assert titles(fake_discord, ALERTS)[3] == "2 more alerts in the last minute"
+
+    second = await make_rig(fake_discord, db, burst_limit=3, burst_window=window)
+    try:
+        second.run()
+        # Only the digest's two alerts fall in the window now: fewer than the limit, but a digest just
+        # went out, so these wait for the window after it and go out together.
+        await second.add(CH, alert("A5"), alert("A6"))
+        await until(lambda: len(fake_discord.channel_messages(ALERTS)) >= 5)
+        arrived = time.time()
+        await asyncio.sleep(0.3)
+        messages = fake_discord.channel_messages(ALERTS)
+        assert len(messages) == 5, titles(fake_discord, ALERTS)
+        assert messages[4]["embeds"][0]["title"] == "2 more alerts in the last minute"
+        assert arrived >= digest_at + window - 0.3
+    finally:
+        await second.close()
+
+
 async def test_worker_keeps_running_when_the_admin_channel_is_broken(rig: Rig) -> None:
     rig.fake.remove_channel(ADMIN)
     rig.fake.fail(channel=ALERTS, status=403, code=50001, message="Missing Access", times=None)

@@ -12,8 +12,9 @@
   failed with the reason and tells the admin channel once per target and reason.
 * **Bursts** — when more than ``burst_limit`` alerts went to one target within ``burst_window`` seconds,
   the rest are held until that window has passed and then go out as one digest message (headline + link
-  of each), all marked sent with the digest's message id. ``drain`` (``newshound once``) sends the digest
-  at once instead of waiting.
+  of each), all marked sent with the digest's message id; after a digest, the next one waits a window.
+  Both are read from the outbox, so a restart keeps to them. ``drain`` (``newshound once``) sends the
+  digest at once instead of waiting.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ class DeliveryWorker:
         self._told: set[tuple[str, str]] = set()
         self._troubled: set[str] = set()  # targets backing off after a transient error
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._last_digest: dict[str, float] = {}
         self.report = DrainReport()  # running totals for ``run_forever``
 
     def wake(self) -> None:
@@ -145,8 +145,7 @@ class DeliveryWorker:
         window ago (held until a window after it: at most one digest per window)."""
         if self.burst_limit <= 0 or not isinstance(self.sink, DigestSink):
             return None
-        times = await self.store.call(Store.sent_times, key, now - self.burst_window)
-        last = self._last_digest.get(key)
+        times, last = await self.store.call(Store.sent_since, key, now - self.burst_window)
         recent_digest = last is not None and now < last + self.burst_window
         if len(times) < self.burst_limit and not recent_digest:
             return None
@@ -237,7 +236,6 @@ class DeliveryWorker:
             await self.store.call(Store.clear_sending, [i.id for i in items[len(taken) :]])
         if result.status == "sent":
             report.digests += 1
-            self._last_digest[items[0].target.key] = self.clock()
             log.info("burst on %s: %d alert(s) sent as one digest", items[0].target.key, len(taken))
         return await self._record(taken, result, report)
 

@@ -151,14 +151,24 @@ class Outbox(Connection):
             out.append(self._outbox(r))
         return out
 
-    def sent_times(self, target_key: str, since: float) -> list[float]:
-        """When alerts to ``target_key`` were sent at or after ``since``, oldest first (burst detection)."""
+    def sent_since(self, target_key: str, since: float) -> tuple[list[float], float | None]:
+        """For burst detection: when alerts to ``target_key`` were sent at or after ``since``, oldest
+        first, and when the latest digest among them went out (several alerts sent as one message: one
+        message id), or None. Read from the outbox, so a restart forgets neither."""
         rows = self.db.execute(
-            "SELECT sent_at FROM alerts WHERE status = 'sent' AND target_key = ? AND sent_at >= ? "
-            "ORDER BY sent_at",
+            "SELECT sent_at, message_id FROM alerts "
+            "WHERE status = 'sent' AND target_key = ? AND sent_at >= ? ORDER BY sent_at",
             [target_key, since],
         ).fetchall()
-        return [float(r[0]) for r in rows]
+        seen: set[str] = set()
+        digest = None
+        for at, message_id in rows:
+            if message_id is None:
+                continue
+            if message_id in seen:
+                digest = float(at)
+            seen.add(message_id)
+        return [float(r[0]) for r in rows], digest
 
     def retry_now(self, target_keys: Sequence[str] | None = None) -> int:
         """Makes waiting retries due at once (after Discord is seen to be back); returns how many."""
