@@ -209,6 +209,35 @@ def test_c_unescape_is_html_unescape_in_every_width() -> None:
     assert normalise._unescape(long_name) == html.unescape(long_name)
 
 
+def test_html_to_text_is_the_same_with_the_accelerator_off() -> None:
+    """The whole of ``html_to_text`` and ``html_text_prefix``, in C and in Python (what an install
+    without a C compiler runs), on generated markup and on real feeds' item HTML."""
+    from pathlib import Path
+
+    rng = random.Random(29)
+    words = [*STRIP_PARTS, "word", " ", "&amp;", "&#8217;", "&notin;", "&no", "&", "\u2019", "\U0001f600"]
+    samples = ["".join(rng.choice(words) for _ in range(rng.randint(1, 80))) for _ in range(20_000)]
+    for path in sorted(Path(__file__).parent.joinpath("data", "real-feeds").glob("[0-9a-f]*")):
+        doc = path.read_bytes().decode("utf-8", "replace")
+        samples += [html.unescape(m) for m in re.findall(r"<description>(.*?)</description>", doc, re.S)]
+    assert len(samples) > 20_100
+
+    def outputs() -> list[tuple[str, str, str]]:
+        return [(html_to_text(s), html_to_text(s, 40), normalise.html_text_prefix(s, 50)) for s in samples]
+
+    assert normalise.use_accelerator(True)
+    with_c = outputs()
+    try:
+        assert not normalise.use_accelerator(False)
+        assert normalise._strip_tags is normalise._strip_tags_re and normalise._unescape is html.unescape
+        without = outputs()
+    finally:
+        normalise.use_accelerator(True)
+    assert normalise._strip_tags is normalise._c_strip_tags
+    for s, a, b in zip(samples, with_c, without, strict=True):
+        assert a == b, s
+
+
 def test_c_forms_agree_on_real_documents() -> None:
     """Whole real feeds (up to hundreds of KB of markup, every width) through the three C loops (and the
     regular expressions)."""

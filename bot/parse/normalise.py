@@ -210,9 +210,19 @@ def _c_unescape_tables() -> bool:
 #: The three loops of ``html_to_text``: in C when the accelerator is built, else the Python above.
 _strip_tags: Callable[[str], str] = _strip_tags_re if _accelerator is None else _c_strip_tags
 _collapse: Callable[[str], str] = _collapse_py if _accelerator is None else _accelerator.collapse
-_unescape: Callable[[str], str] = (
-    _accelerator.unescape if _accelerator is not None and _c_unescape_tables() else html.unescape
-)
+_C_UNESCAPE = _accelerator is not None and _c_unescape_tables()
+_unescape: Callable[[str], str] = _accelerator.unescape if _C_UNESCAPE else html.unescape
+
+
+def use_accelerator(on: bool) -> bool:
+    """Turn the C loops of ``html_to_text`` on (where built) or off (the Python forms: the same text,
+    slower) in this process; True when C is now in use. For the benchmark and the tests."""
+    global _strip_tags, _collapse, _unescape
+    c = on and _accelerator is not None
+    _strip_tags = _c_strip_tags if c else _strip_tags_re
+    _collapse = _accelerator.collapse if c and _accelerator is not None else _collapse_py
+    _unescape = _accelerator.unescape if c and _C_UNESCAPE and _accelerator is not None else html.unescape
+    return c
 
 
 def html_to_text(value: str | None, cap: int = TEXT_CAP) -> str:
