@@ -183,6 +183,15 @@ def test_c_collapse_is_split_and_join_in_every_width() -> None:
                 assert normalise._collapse(t) == " ".join(t.split()), t
 
 
+def test_c_collapse_knows_every_whitespace_character() -> None:
+    """The C code lists Unicode's whitespace above U+00FF itself: every code point, as str.split() does."""
+    from bot.parse import _htmltext
+
+    for c in map(chr, range(0x110000)):
+        s = f"a{c}{c}b "
+        assert _htmltext.collapse(s) == " ".join(s.split()), hex(ord(c))
+
+
 def test_c_unescape_is_html_unescape_in_every_width() -> None:
     from html.entities import html5
 

@@ -34,18 +34,44 @@ static const char *const BLOCK[] = {
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
     "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", NULL};
 
-static int
-in_list(const char *const *list, const char *name)
+/* DROP and BLOCK in one open-addressing hash table (filled in at import): what a tag name is. */
+enum { OTHER = 0, IS_BLOCK = 1, IS_DROP = 2 };
+#define SLOTS 128 /* a power of two, over twice the 39 names */
+static const char *slot_name[SLOTS];
+static unsigned char slot_kind[SLOTS];
+
+static unsigned
+name_hash(const char *name)
 {
-    for (; *list; list++) {
-        if (strcmp(*list, name) == 0)
-            return 1;
-    }
-    return 0;
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (; *name; name++)
+        h = (h ^ (unsigned char)*name) * 16777619u;
+    return h;
 }
 
-static int is_drop(const char *name) { return in_list(DROP, name); }
-static int is_block(const char *name) { return in_list(BLOCK, name); }
+static void
+add_names(const char *const *list, unsigned char kind)
+{
+    for (; *list; list++) {
+        unsigned h = name_hash(*list) & (SLOTS - 1);
+        while (slot_name[h] != NULL)
+            h = (h + 1) & (SLOTS - 1);
+        slot_name[h] = *list;
+        slot_kind[h] = kind;
+    }
+}
+
+static int
+tag_kind(const char *name)
+{
+    unsigned h = name_hash(name) & (SLOTS - 1);
+    while (slot_name[h] != NULL) {
+        if (strcmp(slot_name[h], name) == 0)
+            return slot_kind[h];
+        h = (h + 1) & (SLOTS - 1);
+    }
+    return OTHER;
+}
 
 /* str.split()'s whitespace among the first 256 code points (filled in at import). */
 static unsigned char space_1[256];
@@ -60,7 +86,21 @@ static unsigned char space_1[256];
 #undef FN
 #undef SPACE
 
-#define SPACE(c) Py_UNICODE_ISSPACE(c)
+/* Py_UNICODE_ISSPACE without a function call for most characters: above U+00FF, Unicode's whitespace
+ * is U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F and U+3000 (a test checks every code point
+ * against str.split()). */
+static inline int
+space_wide(Py_UCS4 c)
+{
+    if (c < 256)
+        return space_1[c];
+    if (c < 0x1680)
+        return 0;
+    return c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+#define SPACE(c) space_wide(c)
 
 #define CH Py_UCS2
 #define FN(name) name##_2
@@ -342,6 +382,21 @@ run(PyObject *s, op_t op)
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
+    Py_ssize_t k = 0;
+    if (op == COLLAPSE) {
+        switch (kind) {
+        case PyUnicode_1BYTE_KIND:
+            k = collapsed_upto_1(data, n);
+            break;
+        case PyUnicode_2BYTE_KIND:
+            k = collapsed_upto_2(data, n);
+            break;
+        default:
+            k = collapsed_upto_4(data, n);
+        }
+        if (k == n) /* already collapsed (the empty string too) */
+            return Py_NewRef(s);
+    }
     if (n == 0)
         return PyUnicode_FromStringAndSize("", 0);
     void *out = PyMem_Malloc((size_t)n * (size_t)kind);
@@ -362,19 +417,20 @@ run(PyObject *s, op_t op)
         }
     }
     else {
+        memcpy(out, data, (size_t)k * (size_t)kind);
         switch (kind) {
         case PyUnicode_1BYTE_KIND:
-            o = collapse_1(data, n, out);
+            o = collapse_1(data, n, out, k);
             break;
         case PyUnicode_2BYTE_KIND:
-            o = collapse_2(data, n, out);
+            o = collapse_2(data, n, out, k);
             break;
         default:
-            o = collapse_4(data, n, out);
+            o = collapse_4(data, n, out, k);
         }
     }
     PyObject *result;
-    if (o < 0) {
+    if (o < 0) { /* strip: the loop must decide */
         result = Py_NewRef(Py_None);
     }
     else {
@@ -420,5 +476,7 @@ PyInit__htmltext(void)
 {
     for (int c = 0; c < 256; c++)
         space_1[c] = (unsigned char)Py_UNICODE_ISSPACE(c);
+    add_names(DROP, IS_DROP);
+    add_names(BLOCK, IS_BLOCK);
     return PyModule_Create(&module);
 }

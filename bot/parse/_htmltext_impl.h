@@ -130,7 +130,8 @@ FN(strip)(const CH *s, Py_ssize_t n, CH *out, int lower_ok)
                     name[name_len] = '\0';
                 }
                 i = end + 1;
-                if (known && !closing && is_drop(name)) {
+                int what = known ? tag_kind(name) : OTHER;
+                if (what == IS_DROP && !closing) {
                     if (!lower_ok)
                         return -1;
                     Py_ssize_t k = FN(find_close)(s, n, i, name, name_len);
@@ -143,7 +144,7 @@ FN(strip)(const CH *s, Py_ssize_t n, CH *out, int lower_ok)
                     }
                     out[o++] = ' ';
                 }
-                else if (known && is_block(name)) {
+                else if (what == IS_BLOCK) {
                     out[o++] = ' ';
                 }
                 continue;
@@ -163,24 +164,35 @@ FN(strip)(const CH *s, Py_ssize_t n, CH *out, int lower_ok)
     return o;
 }
 
-/* " ".join(s.split()) into out (room for n code units): its length. */
+/* How much of s is already as " ".join(s.split()) gives it: the index of the first whitespace that is
+ * not a single ' ' between two words, or n when there is none (s is its own result). */
 static Py_ssize_t
-FN(collapse)(const CH *s, Py_ssize_t n, CH *out)
+FN(collapsed_upto)(const CH *s, Py_ssize_t n)
 {
-    Py_ssize_t o = 0;
-    Py_ssize_t i = 0;
-    while (i < n) {
-        while (i < n && SPACE(s[i]))
-            i++;
-        if (i == n)
-            break;
-        Py_ssize_t start = i;
-        while (i < n && !SPACE(s[i]))
-            i++;
-        if (o)
-            out[o++] = ' ';
-        memcpy(out + o, s + start, (size_t)(i - start) * sizeof(CH));
-        o += i - start;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (SPACE(s[i]) && (s[i] != ' ' || i == 0 || i + 1 == n || SPACE(s[i + 1])))
+            return i;
     }
+    return n;
+}
+
+/* " ".join(s.split()) into out (room for n code units), whose first k code units (collapsed_upto) are
+ * already there: its length. Branch-free per character: every character is written, and the write
+ * position advances unless it is whitespace following whitespace (or the start); a trailing ' ' is
+ * taken back at the end. */
+static Py_ssize_t
+FN(collapse)(const CH *s, Py_ssize_t n, CH *out, Py_ssize_t k)
+{
+    Py_ssize_t o = k;
+    int gap = k == 0; /* s[k - 1] is not whitespace; the start counts as whitespace */
+    for (Py_ssize_t i = k; i < n; i++) {
+        CH c = s[i];
+        int sp = SPACE(c) ? 1 : 0;
+        out[o] = sp ? (CH)' ' : c;
+        o += !(sp & gap);
+        gap = sp;
+    }
+    if (gap && o) /* trailing whitespace */
+        o--;
     return o;
 }
