@@ -1,7 +1,7 @@
 # Newshound: `docker build -t newshound .` then
 # `docker run -v "$PWD/data:/data" -e DISCORD_TOKEN=… newshound` (keywords.yaml and the database live in /data).
-# A build stage with a C compiler builds the wheel, so the image gets the C accelerator of the HTML-to-text
-# loops (bot/parse/_htmltext.c) without carrying the compiler.
+# A build stage with a C compiler builds the wheel, so the image gets the C accelerator of the parse stage
+# (bot/parse/_speedups.c) without carrying the compiler.
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
@@ -20,7 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 COPY --from=build /wheels /wheels
 RUN pip install /wheels/*.whl && rm -rf /wheels \
-    && python -c "import bot.parse._htmltext"
+    && python -c "import bot.parse._speedups"
 
 RUN useradd --system --uid 10001 --home-dir /data newshound \
     && mkdir -p /data /defaults && chown newshound /data

@@ -1,7 +1,7 @@
-"""The optional C accelerator for the HTML-to-text loops; everything else is in pyproject.toml.
+"""The optional C accelerator of the parse stage, bot/parse/_speedups.c; the rest is in pyproject.toml.
 
-``bot/parse/normalise.py`` runs the same loops in Python when the extension is not built (no C
-compiler where it is installed, say): ``optional=True`` lets the install go on without it.
+``bot/parse/normalise.py`` and ``guards.py`` run the same loops in Python when the extension is not
+built (no C compiler where it is installed, say): ``optional=True`` lets the install go on without it.
 """
 
 from setuptools import Extension, setup
@@ -9,9 +9,9 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "bot.parse._htmltext",
-            sources=["bot/parse/_htmltext.c"],
-            depends=["bot/parse/_htmltext_impl.h"],
+            "bot.parse._speedups",
+            sources=["bot/parse/_speedups.c"],
+            depends=["bot/parse/_speedups_impl.h"],
             optional=True,
         )
     ]

@@ -134,7 +134,7 @@ def test_strip_tags_is_the_loop() -> None:
         assert normalise._strip_tags(s) == loop, s
 
 
-# -- the C accelerator (bot/parse/_htmltext.c) -------------------------------------------------------------
+# -- the C accelerator (bot/parse/_speedups.c) -------------------------------------------------------------
 # Python keeps a string in 1, 2 or 4 bytes a character by its widest character, and the C code has one
 # loop per width: every input below is tried in all three.
 WIDTHS = ("", "\u2019", "\U0001f600")
@@ -142,10 +142,13 @@ WIDTHS = ("", "\u2019", "\U0001f600")
 
 def test_the_accelerator_is_built() -> None:
     """An install with a C compiler (as the README's) builds it; without one the Python forms run."""
-    assert normalise._accelerator is not None, "bot/parse/_htmltext.c was not built: is there a C compiler?"
+    assert normalise._accelerator is not None, "bot/parse/_speedups.c was not built: is there a C compiler?"
     assert normalise._strip_tags is normalise._c_strip_tags
     assert normalise._collapse is normalise._accelerator.collapse
     assert normalise._unescape is normalise._accelerator.unescape
+    from bot.parse import guards
+
+    assert guards._count is normalise._accelerator.count
 
 
 def test_c_strip_tags_is_the_loop_in_every_width() -> None:
@@ -162,12 +165,12 @@ def test_c_strip_tags_leaves_the_loops_quirk_to_the_loop() -> None:
     lower-cased text; the C code hands such text back (None) rather than guess."""
     assert [c for c in map(chr, range(0x110000)) if len(c.lower()) != 1] == ["\u0130"]
     assert [c for c in map(chr, range(128, 0x110000)) if c.lower().isascii()] == ["\u212a"]  # K: no drop tag
-    from bot.parse import _htmltext
+    from bot.parse import _speedups
 
     for s in ("\u0130<script>x</script>y", "<style>\u0130\u0130</style>a</style>b", "<STYLE>\u0130"):
-        assert _htmltext.strip_tags(s) is None
+        assert _speedups.strip_tags(s) is None
         assert normalise._c_strip_tags(s) == normalise._strip_tags_loop(s)
-    assert _htmltext.strip_tags("\u0130<p>x") == "\u0130 x"  # no drop tag: nothing shifts
+    assert _speedups.strip_tags("\u0130<p>x") == "\u0130 x"  # no drop tag: nothing shifts
 
 
 SPACES = [c for c in map(chr, range(0x110000)) if c.isspace()]
@@ -185,11 +188,11 @@ def test_c_collapse_is_split_and_join_in_every_width() -> None:
 
 def test_c_collapse_knows_every_whitespace_character() -> None:
     """The C code lists Unicode's whitespace above U+00FF itself: every code point, as str.split() does."""
-    from bot.parse import _htmltext
+    from bot.parse import _speedups
 
     for c in map(chr, range(0x110000)):
         s = f"a{c}{c}b "
-        assert _htmltext.collapse(s) == " ".join(s.split()), hex(ord(c))
+        assert _speedups.collapse(s) == " ".join(s.split()), hex(ord(c))
 
 
 def test_c_unescape_is_html_unescape_in_every_width() -> None:
@@ -247,6 +250,20 @@ def test_html_to_text_is_the_same_with_the_accelerator_off() -> None:
         assert a == b, s
 
 
+def test_c_count_is_bytes_count() -> None:
+    from bot.parse import _speedups
+
+    rng = random.Random(31)
+    alphabet = [b"x", b"m", b"l", b"n", b"s", b"xmlns", b"!", b"<", b"<!", b"&", b"\x00", b"\xff", b"a"]
+    needles = [b"!", b"<", b"<!", b"&", b"xmlns", b"xx", b"aa", b"\x00", b"\xff\xff", b"xmlnsxmlns"]
+    for _ in range(50_000):
+        data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        for needle in needles:
+            assert _speedups.count(data, needle) == data.count(needle), (data, needle)
+    with pytest.raises(ValueError):
+        _speedups.count(b"abc", b"")
+
+
 def test_c_forms_agree_on_real_documents() -> None:
     """Whole real feeds (up to hundreds of KB of markup, every width) through the three C loops (and the
     regular expressions)."""
@@ -263,6 +280,9 @@ def test_c_forms_agree_on_real_documents() -> None:
             assert normalise._strip_tags_re(t) == loop, path
             assert normalise._collapse(t) == " ".join(t.split()), path
             assert normalise._unescape(t) == html.unescape(t), path
+        data = path.read_bytes()
+        for needle in (b"&", b"<", b"!", b"<!", b"xmlns", b"]]>"):
+            assert normalise._accelerator.count(data, needle) == data.count(needle), (path, needle)
 
 
 def test_block_tag_pattern_names_exactly_the_block_tags() -> None:

@@ -20,7 +20,7 @@ from bot.identity import TRACKING_PARAMS, entry_key, normalise_link
 from bot.model import STORED_TEXT, Entry
 
 try:  # the optional C accelerator (setup.py); the Python below is its definition and fallback
-    from bot.parse import _htmltext as _accelerator
+    from bot.parse import _speedups as _accelerator
 except ImportError:  # where no C compiler built it
     _accelerator = None  # type: ignore[assignment]  # (mypy sees the stub: the module exists)
 

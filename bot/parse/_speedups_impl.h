@@ -1,5 +1,5 @@
-/* One character width of bot/parse/_htmltext.c: included once per PyUnicode kind with CH (the code
- * unit type) and FN(name) (the function name for that width) defined. See _htmltext.c for what each
+/* One character width of bot/parse/_speedups.c: included once per PyUnicode kind with CH (the code
+ * unit type) and FN(name) (the function name for that width) defined. See _speedups.c for what each
  * function computes; bot/parse/normalise.py holds the Python definitions they must equal. */
 
 /* s.find(c, i) for c < 256: -1 when absent. */
