@@ -137,7 +137,7 @@ def section_parse(report: Report, args: argparse.Namespace) -> None:
     )
     report.add(
         "parse",
-        "… with HTML-to-text in Python (the C accelerator off: an install without a C compiler)",
+        "… without the C accelerator (bot/parse/_speedups.c: an install without a C compiler)",
         f"{r.python_us:,.0f}",
         f"{r.feedparser_us:,.0f}",
         ratio(r.feedparser_us, r.python_us),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import feedparser
 
 from bot.model import ParsedFeed
-from bot.parse import normalise, parse_feed
+from bot.parse import parse_feed, use_accelerator
 from bot.parse.normalise import Brief
 from bot.parse.pool import ParsePool
 from bot.rules.model import Defaults
@@ -35,7 +35,7 @@ class ParseResult:
     entries: int
     ours_seconds: float
     brief_seconds: float  # ours on a feed's first poll: entries that cannot alert kept brief
-    python_seconds: float  # ours with HTML-to-text in Python (the C accelerator off)
+    python_seconds: float  # ours with the C accelerator off
     brief_entries: int
     pool_seconds: float
     pool_start_seconds: float
@@ -111,11 +111,11 @@ def run(docs: list[Doc], *, reference: bool = True) -> ParseResult:
     brief_times, brief_out = _ours(docs, brief)
     again, _ = _ours(docs, brief)
     brief_s = min(sum(brief_times), sum(again))
-    normalise.use_accelerator(False)  # HTML to text in Python: what an install without a C compiler runs
+    use_accelerator(False)  # the Python forms: what an install without a C compiler runs
     try:
         python_s = min(sum(_ours(docs)[0]) for _ in range(2))
     finally:
-        normalise.use_accelerator(True)
+        use_accelerator(True)
     fast_s = sum(t for t, p in zip(times, ours, strict=True) if p.parser == "fast")
     pool_s, pool_start = asyncio.run(_pool(docs))
 

@@ -237,15 +237,18 @@ def test_html_to_text_is_the_same_with_the_accelerator_off() -> None:
     def outputs() -> list[tuple[str, str, str]]:
         return [(html_to_text(s), html_to_text(s, 40), normalise.html_text_prefix(s, 50)) for s in samples]
 
-    assert normalise.use_accelerator(True)
+    from bot.parse import guards, use_accelerator
+
+    assert use_accelerator(True)
     with_c = outputs()
     try:
-        assert not normalise.use_accelerator(False)
+        assert not use_accelerator(False)
         assert normalise._strip_tags is normalise._strip_tags_re and normalise._unescape is html.unescape
+        assert guards._count is bytes.count
         without = outputs()
     finally:
-        normalise.use_accelerator(True)
-    assert normalise._strip_tags is normalise._c_strip_tags
+        use_accelerator(True)
+    assert normalise._strip_tags is normalise._c_strip_tags and guards._count is not bytes.count
     for s, a, b in zip(samples, with_c, without, strict=True):
         assert a == b, s
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from bot.model import ParsedFeed
 from bot.parse.normalise import Brief, disambiguate_keys
 
-__all__ = ["MAX_ENTRIES", "PRELOAD", "parse_feed"]
+__all__ = ["MAX_ENTRIES", "PRELOAD", "parse_feed", "use_accelerator"]
 
 #: The parsers proper (lxml, feedparser: ~30 ms to import) load on the first parse, so that a process
 #: that only hands documents to the parse workers never imports them; the workers' forkserver preloads
@@ -33,6 +33,17 @@ MAX_ENTRIES = 10_000
 
 _HTML_ROOTS = {"html", "head", "body"}
 _FEED_ROOTS = {"rss", "feed", "rdf:rdf", "rdf", "channel"}
+
+
+def use_accelerator(on: bool) -> bool:
+    """Turn the C accelerator (``_speedups``: HTML to text, the guards' counts) on, where it is built,
+    or off — the Python forms, with the same results — in this process; True when C is now in use.
+    For the benchmark and the tests."""
+    from bot.parse import guards, normalise
+
+    counting = guards.use_accelerator(on)
+    text = normalise.use_accelerator(on)
+    return counting and text
 
 
 def parse_feed(

@@ -29,16 +29,25 @@ import html.entities
 import re
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from xml.parsers import expat
 
 from feedparser.encodings import RE_XML_PI_ENCODING, convert_to_utf8, parse_content_type
 
 try:  # the optional C accelerator (setup.py): bytes.count, several times faster for rare bytes
-    from bot.parse._speedups import count as _count
+    from bot.parse._speedups import count as _c_count
 except ImportError:  # where no C compiler built it
-    _count = bytes.count
+    _c_count = None  # type: ignore[assignment]  # (mypy sees the stub: the module exists)
+_count: Callable[[bytes, bytes], int] = bytes.count if _c_count is None else _c_count
+
+
+def use_accelerator(on: bool) -> bool:
+    """The C count on (where built) or off; True when it is now in use (see ``bot.parse``)."""
+    global _count
+    _count = _c_count if on and _c_count is not None else bytes.count
+    return _count is not bytes.count
+
 
 #: A document that is not well-formed even after repair is read leniently only up to this size.
 LENIENT_MAX_BYTES = 1024 * 1024
