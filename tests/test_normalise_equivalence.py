@@ -160,6 +160,15 @@ def test_c_strip_tags_is_the_loop_in_every_width() -> None:
                 assert normalise._c_strip_tags(t) == normalise._strip_tags_loop(t), t
 
 
+def test_c_strip_tags_knows_the_same_tag_names() -> None:
+    """The C code has its own copy of the block and drop tag names: every one, and near misses."""
+    names = normalise._BLOCK_TAGS | normalise._DROP_TAGS
+    names |= {n + "x" for n in names} | {n[:-1] for n in names} | {"x" + n for n in names}
+    for name in sorted(names):
+        for s in (f"a<{name}>b</{name}>c", f"a<{name.upper()} id=1>b", f"a</{name}>b"):
+            assert normalise._c_strip_tags(s) == normalise._strip_tags_loop(s), s
+
+
 def test_c_strip_tags_leaves_the_loops_quirk_to_the_loop() -> None:
     """U+0130 lower-cases to two characters, so the loop looks for "</script" at shifted places in the
     lower-cased text; the C code hands such text back (None) rather than guess."""
