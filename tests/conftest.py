@@ -16,6 +16,7 @@ from tests.fakes.feed_host import FeedHost
 
 if TYPE_CHECKING:
     from bot.deliver.discord.client import NewshoundClient
+    from bot.store import Store
 
 CHANNEL = "123456789012345678"
 OTHER_CHANNEL = "234567890123456789"
@@ -146,3 +147,8 @@ async def stop_client(client: NewshoundClient) -> None:
     if task is not None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+def fts_consistent(store: Store) -> None:
+    """FTS5's own check that the search index agrees with the items table, row by row (raises if not)."""
+    store.db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")

@@ -12,6 +12,7 @@ from bot.model import Alert, AlertMatch, Entry, Hit, RuleOutcome, Target
 from bot.store import NewItem, PlannedAlert, PollRecord, Store, fts_query
 from bot.store._sqlite import Database
 from bot.store.migrations import migrations
+from tests.conftest import fts_consistent
 
 DAY = 86400.0
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC).timestamp()
@@ -148,11 +149,6 @@ def fts_rows(store: Store, word: str) -> int:
     return int(
         store.db.execute("SELECT COUNT(*) FROM items_fts WHERE items_fts MATCH ?", [word]).fetchone()[0]
     )
-
-
-def fts_consistent(store: Store) -> None:
-    """FTS5's own check that the index agrees with the items table, row by row (raises if not)."""
-    store.db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
 
 
 def test_polls_leave_indexing_to_the_search_that_needs_it(store: Store) -> None:

@@ -12,6 +12,7 @@ from bot.model import Alert, AlertMatch, Entry, Hit, RuleOutcome, Target
 from bot.store import DUPLICATE_WINDOW, NewItem, PlannedAlert, PollRecord, Store, VacuumError
 from bot.store._sqlite import Database
 from bot.store.migrations import migrations
+from tests.conftest import fts_consistent
 
 DAY = 86400.0
 T0 = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
@@ -50,10 +51,6 @@ def store(tmp_path: Path) -> Store:
     return s
 
 
-def fts_ok(store: Store) -> None:
-    store.db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 1)")
-
-
 def test_old_items_lose_text_and_details_but_stay_seen_and_findable(store: Store) -> None:
     (sent,) = record(store, T0, item("1", "Tartus port expands", "Dredging the harbour.", alert=True))
     record(store, T0 + 1, item("2", "Harbour news", "Tartus is mentioned only in the text."))
@@ -80,7 +77,7 @@ def test_old_items_lose_text_and_details_but_stay_seen_and_findable(store: Store
     assert total == 2 and {r["title"] for r in found} == {"Tartus port expands", "Tartus again"}
     assert store.search("dredging") == ([], 0)
     assert [r["title"] for r in store.search("port", rule="bases")[0]] == ["Tartus port expands"]
-    fts_ok(store)
+    fts_consistent(store)
     # /why still knows what happened to it
     (why,) = store.why("https://n.example/1")
     assert why["pruned_at"] == T0 + 100 * DAY and why["outcomes"] is None
@@ -118,7 +115,7 @@ def test_unindexed_items_are_pruned_and_indexed_by_headline(store: Store) -> Non
     store.prune(T0 + 100 * DAY, KEEP)  # pruned before any search indexed it
     assert store.search("airbase") == ([], 0)
     assert store.search("khmeimim")[1] == 1
-    fts_ok(store)
+    fts_consistent(store)
 
 
 def test_duplicate_keys_expire_after_the_window_only(store: Store) -> None:
@@ -141,7 +138,7 @@ def test_vacuum_gives_the_space_back(store: Store) -> None:
     assert after < before / 4  # the index's tombstones merged away, the free pages given back
     assert store.unseen("wire", ["id:1"]) == set()
     assert store.search("story")[1] == 300 and store.search("x")[1] == 0
-    fts_ok(store)
+    fts_consistent(store)
 
 
 def test_an_older_database_gains_retention_and_prunes_what_it_held(tmp_path: Path) -> None:
@@ -164,7 +161,7 @@ def test_an_older_database_gains_retention_and_prunes_what_it_held(tmp_path: Pat
     (row,) = store.items("wire")
     assert (row["title"], row["summary"], row["outcomes"]) == ("Tartus port", None, None)
     assert store.search("tartus")[1] == 1 and store.search("old")[1] == 0
-    fts_ok(store)
+    fts_consistent(store)
 
 
 def test_a_vacuum_that_cannot_run_says_why(store: Store) -> None:

@@ -371,6 +371,12 @@ fail:
     return NULL;
 }
 
+/* fn_1, fn_2 or fn_4 (the loop for s's width) called with the arguments that follow. */
+#define BY_KIND(kind, fn, ...)                                                                         \
+    ((kind) == PyUnicode_1BYTE_KIND   ? fn##_1(__VA_ARGS__)                                            \
+     : (kind) == PyUnicode_2BYTE_KIND ? fn##_2(__VA_ARGS__)                                            \
+                                      : fn##_4(__VA_ARGS__))
+
 typedef enum { STRIP, COLLAPSE } op_t;
 
 static PyObject *
@@ -387,16 +393,7 @@ run(PyObject *s, op_t op)
     const void *data = PyUnicode_DATA(s);
     Py_ssize_t k = 0;
     if (op == COLLAPSE) {
-        switch (kind) {
-        case PyUnicode_1BYTE_KIND:
-            k = collapsed_upto_1(data, n);
-            break;
-        case PyUnicode_2BYTE_KIND:
-            k = collapsed_upto_2(data, n);
-            break;
-        default:
-            k = collapsed_upto_4(data, n);
-        }
+        k = BY_KIND(kind, collapsed_upto, data, n);
         if (k == n) /* already collapsed (the empty string too) */
             return Py_NewRef(s);
     }
@@ -407,30 +404,11 @@ run(PyObject *s, op_t op)
         return PyErr_NoMemory();
     Py_ssize_t o;
     if (op == STRIP) {
-        int lower_ok = lower_keeps_length(s);
-        switch (kind) {
-        case PyUnicode_1BYTE_KIND:
-            o = strip_1(data, n, out, lower_ok);
-            break;
-        case PyUnicode_2BYTE_KIND:
-            o = strip_2(data, n, out, lower_ok);
-            break;
-        default:
-            o = strip_4(data, n, out, lower_ok);
-        }
+        o = BY_KIND(kind, strip, data, n, out, lower_keeps_length(s));
     }
     else {
         memcpy(out, data, (size_t)k * (size_t)kind);
-        switch (kind) {
-        case PyUnicode_1BYTE_KIND:
-            o = collapse_1(data, n, out, k);
-            break;
-        case PyUnicode_2BYTE_KIND:
-            o = collapse_2(data, n, out, k);
-            break;
-        default:
-            o = collapse_4(data, n, out, k);
-        }
+        o = BY_KIND(kind, collapse, data, n, out, k);
     }
     PyObject *result;
     if (o < 0) { /* strip: the loop must decide */
