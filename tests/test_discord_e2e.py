@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import ADMIN, ALERTS, OTHER
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.feed_host import FeedHost, rss
@@ -185,7 +187,7 @@ async def test_once_with_a_rejected_token_exits_2(
 
 
 async def test_run_through_an_outage_and_kill_9_loses_and_duplicates_nothing(
-    tmp_path: Path, fake_discord: FakeDiscord, feed_host: FeedHost
+    tmp_path: Path, fake_discord: FakeDiscord, feed_host: FeedHost, caplog: pytest.LogCaptureFixture
 ) -> None:
     env = setup(tmp_path, fake_discord, feed_host)
     # Discord is down when the bot starts: it polls anyway, alerts wait in the outbox.
@@ -204,7 +206,10 @@ async def test_run_through_an_outage_and_kill_9_loses_and_duplicates_nothing(
         if proc.returncode is None:
             proc.kill()
         code, _ = await finish(proc)
-    assert code == -signal.SIGKILL
+    # Killed by the signal. (Rarely, in a full run, asyncio's child watcher finds the status already
+    # collected and reports 255 with a warning naming the pid: the status is lost, not the bot's.)
+    lost = f"Unknown child process pid {proc.pid}, will report returncode 255"
+    assert code == -signal.SIGKILL or (code == 255 and lost in caplog.text), code
     fake_discord.release()
     # Restart: everything is delivered, nothing twice; SIGTERM stops it cleanly.
     proc = await newshound(tmp_path, env, "run")
