@@ -5,12 +5,13 @@ SQLite handle of the bot is inherited and a worker starts in milliseconds (a for
 instead of re-importing. ``newshound once``/``run`` spawn the forkserver first thing
 (``start_forkserver``), so that it imports the parse stage on the other core while the bot starts up;
 workers do not import the bot's main module either (``_main_module_hidden``). Measured on the 200 real
-feeds (2 cores): ~0.8 s to parse them all through two workers against ~1.25 s in one process. Small
-bodies are *not* parsed inline: the round trip is cheaper than the main process's time, which the event
-loop, fetching and the store need. The pool starts on a thread (the first fork may wait for the
-forkserver, holding the executor's lock); workers run ``SCHED_BATCH`` so the event loop preempts them,
-and hand freed heap back after large documents. Workers end when the bot ends, even by ``kill -9``
-(``_die_with``); the forkserver and the resource tracker follow.
+feeds (2 cores), parsing them all through two workers takes about three quarters of the time it takes in
+one process (``python -m bench``, parse section). Small bodies are *not* parsed inline: the round trip is
+cheaper than the main process's time, which the event loop, fetching and the store need. The pool starts
+on a thread (the first fork may wait for the forkserver, holding the executor's lock); workers run
+``SCHED_BATCH`` so the event loop preempts them, and hand freed heap back once idle after large documents
+(``_IdleTrim``). Workers end when the bot ends, even by ``kill -9`` (``_die_with``); the forkserver and
+the resource tracker follow.
 
 When the pool knows the rules (``set_rules``), a worker also runs the matcher over every entry it
 parsed that can alert (``parse_and_match``; the others are kept brief, see ``Entry.brief``), so the
@@ -127,7 +128,7 @@ def _install_rules(version: int, rules: tuple[Config, MatcherFactory] | None) ->
 
 def _release_memory() -> None:
     """Hand freed heap back to the OS (glibc keeps it otherwise: a worker that once parsed a 10 MB feed
-    would stay that big). A few hundred microseconds; done after large documents only."""
+    would stay that big)."""
     global _libc
     if _libc is None:
         try:
@@ -140,8 +141,48 @@ def _release_memory() -> None:
 
 
 _libc: Any = None
-_trim_next = False
+#: A document at least this large marks the worker's heap for a trim once the worker is idle.
 TRIM_AFTER_BYTES = 256 * 1024
+#: How long a worker must have been idle before its heap is trimmed.
+TRIM_IDLE_SECONDS = 0.5
+
+
+class _IdleTrim:
+    """Trims the worker's heap after large documents, but only once no document has been parsed for
+    ``TRIM_IDLE_SECONDS``. Trimming between the documents of a burst cost ~15 % of a worker's CPU on the
+    200 real feeds: glibc gives the pages back and the next large document faults them in again."""
+
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._busy = False
+        self._last = 0.0
+        self._thread: threading.Thread | None = None
+
+    def begin(self) -> None:
+        self._busy = True
+
+    def end(self, size: int) -> None:
+        self._last = time.monotonic()
+        self._busy = False
+        if size >= TRIM_AFTER_BYTES:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="heap-trim", daemon=True)
+                self._thread.start()
+            self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            while True:  # until the worker has been idle long enough
+                idle = time.monotonic() - self._last
+                if not self._busy and idle >= TRIM_IDLE_SECONDS:
+                    break
+                time.sleep(max(TRIM_IDLE_SECONDS - idle, 0.05))
+            self._wanted.clear()
+            _release_memory()
+
+
+_trim = _IdleTrim()
 
 
 def _parse_and_match(
@@ -153,10 +194,23 @@ def _parse_and_match(
     version: int,
     first_poll: bool = False,
 ) -> MatchedFeed:
-    global _worker_matcher, _trim_next
-    if _trim_next:  # the previous document was large; its tree, text and pickled result are free now
-        _release_memory()
-    _trim_next = len(body) > TRIM_AFTER_BYTES
+    _trim.begin()
+    try:
+        return _parse_and_match_now(body, url, headers, feed, now, version, first_poll)
+    finally:
+        _trim.end(len(body))
+
+
+def _parse_and_match_now(
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    feed: Feed | None,
+    now: datetime,
+    version: int,
+    first_poll: bool,
+) -> MatchedFeed:
+    global _worker_matcher
     if _worker_rules is None or _worker_version != version:
         return parse_feed(body, url, headers), None
     config, factory = _worker_rules
