@@ -281,6 +281,54 @@ def test_html_entities_control_characters_and_bad_references_are_repaired() -> N
     assert "repaired malformed XML" in (result.warning or "")
 
 
+CLOUDFLARE_JUNK = (
+    b'<script data-cfasync="false" src="/cdn-cgi/scripts/5c5dd728/cloudflare-static/email-decode.min.js">'
+    b"</script>"
+)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        CLOUDFLARE_JUNK,
+        b"\n<!-- cached -->" + CLOUDFLARE_JUNK + b"\n",
+        b"</rss>",
+        b"text",
+        b"<rss><channel/></rss>",
+        b"<",
+    ],
+)
+def test_what_follows_the_root_element_is_cut_and_the_document_read_strictly(junk: bytes) -> None:
+    """A CDN injecting a script after ``</rss>`` (Cloudflare does) broke the whole document: it went to the
+    slow lenient parser, and above ``LENIENT_MAX_BYTES`` it was refused outright."""
+    items = (
+        "<item><title>One &amp; only</title><guid>a</guid></item>"
+        "<item><title>Two</title><guid>b</guid></item>"
+    )
+    clean = parse(rss_doc(items))
+    result = parse(rss_doc(items).encode() + junk)
+    assert result.error is None and result.parser == "fast"
+    assert result.entries == clean.entries
+    assert (result.warning or "").startswith("repaired malformed XML (line ")
+    assert result.warning is not None and result.warning.endswith(")")
+
+
+def test_a_large_feed_with_junk_after_its_root_element_is_read() -> None:
+    items = f"<item><title>x</title><description>{'y' * 1000}</description></item>" * (
+        LENIENT_MAX_BYTES // 1000
+    )
+    body = rss_doc(items + "<item><title>Tartus</title><guid>last</guid></item>").encode() + CLOUDFLARE_JUNK
+    assert len(body) > LENIENT_MAX_BYTES
+    result = parse(body)
+    assert result.error is None
+    assert result.entries[-1].title == "Tartus"
+
+
+def test_junk_after_the_root_element_does_not_hide_a_fault_inside_it() -> None:
+    result = parse(rss_doc("<item><title>broken <b></title></item>").encode() + CLOUDFLARE_JUNK)
+    assert "mismatched tag" in (result.warning or "") and "read leniently" in (result.warning or "")
+
+
 def test_feedparser_raising_on_references_is_contained() -> None:
     # Unrepairable (a stray tag) and with a reference feedparser's lenient parser cannot convert.
     result = parse(rss_doc("<item><title>&#x110000; <b></title></item>"))

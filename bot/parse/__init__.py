@@ -119,6 +119,8 @@ def _parse(
         # entities it cannot know (HTML's &eacute; in an RSS 0.91 feed); make them characters first.
         data = guards.repair_xml(data)
         still = guards.xml_problem(data) if broken else None
+        if still and (end := guards.junk_after_root(data)) is not None:
+            data, still = data[:end], None  # what follows the root element is not read
         if broken and still is None:
             warnings.append(f"repaired malformed XML ({broken})")
         elif still and len(data) > guards.LENIENT_MAX_BYTES:

@@ -15,7 +15,8 @@ nested repetition; no backtracking over unbounded input) and never expands an en
    (the parsers' time and memory grow with those, not with bytes).
 4. ``xml_problem``: is it well-formed XML? (expat, no handlers, no entity or DTD loading.) If not,
    ``repair_xml`` fixes what breaks most real feeds — HTML entities such as ``&nbsp;``, bare ``&``,
-   control characters, out-of-range character references — so the fast strict parser can read it. What is
+   control characters, out-of-range character references — and ``junk_after_root`` finds anything after
+   the root element to cut, so the fast strict parser can read it. What is
    still broken goes to the lenient parser only when it is small (``LENIENT_MAX_BYTES``): that parser costs
    seconds and ~130 MB per MB of hostile input.
 5. ``time_limit``: a last bound on the wall-clock time of the whole parse.
@@ -371,6 +372,24 @@ def xml_problem(data: bytes) -> str | None:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
         return f"line {exc.lineno}, column {exc.offset + 1}: {expat.ErrorString(exc.code)}"
+    return None
+
+
+def junk_after_root(data: bytes) -> int | None:
+    """Where the first fault of ``data`` is, when it follows the root element: ``data[:offset]`` is then
+    a whole, well-formed document. A CDN that injects a ``<script>`` after ``</rss>`` (Cloudflare's
+    e-mail obfuscation does) breaks a feed that way; so does a stray end tag or a second copy of the
+    feed."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError:
+        offset = int(parser.ErrorByteIndex)
+        # expat places some faults inside the token (the ``/`` of a stray ``</rss>``): try its ``<`` too
+        for cut in dict.fromkeys((offset, data.rfind(b"<", 0, offset + 1))):
+            if 0 < cut < len(data) and xml_problem(data[:cut]) is None:
+                return cut
     return None
 
 
