@@ -91,7 +91,8 @@ def _parse(
     if looks_like_json(body, headers.get("content-type", "")):
         return parse_json_feed(body, url, MAX_ENTRIES, brief)
 
-    data, encoding_warning = guards.to_utf8(body, headers)
+    moved = guards.declaration_first(body)
+    data, encoding_warning = guards.to_utf8(body if moved is None else moved, headers)
     # An entity declaration refuses the document before anything else is said of it — also one hidden
     # by control characters, which only a broken document can hold (so that costly check waits for a
     # document that is not well-formed, or for another refusal it would take precedence over).
@@ -111,6 +112,8 @@ def _parse(
         )
 
     warnings = [encoding_warning] if encoding_warning else []
+    if moved is not None:
+        warnings.append("repaired malformed XML (whitespace before the XML declaration)")
     still = broken = guards.xml_problem(data)
     if broken and guards.hides_entities(data):
         return _refused_entities()

@@ -5,7 +5,8 @@ Everything here runs in time linear in the document (``str.find`` loops and regu
 nested repetition; no backtracking over unbounded input) and never expands an entity. The checks, in
 ``bot.parse.parse_feed``'s order:
 
-1. ``to_utf8``: decode exactly as feedparser would (HTTP charset, BOM, XML declaration, with fallbacks) —
+1. ``declaration_first`` drops whitespace before the XML declaration; ``to_utf8`` decodes exactly as
+   feedparser would (HTTP charset, BOM, XML declaration, with fallbacks) —
    the guards look at the characters the parser will read, in whatever encoding they arrived (UTF-16,
    UTF-32, EBCDIC, UTF-7 …).
 2. ``declares_entities``: an ``<!ENTITY`` declaration anywhere (any case, any spacing, general or parameter,
@@ -373,6 +374,20 @@ def xml_problem(data: bytes) -> str | None:
     except expat.ExpatError as exc:
         return f"line {exc.lineno}, column {exc.offset + 1}: {expat.ErrorString(exc.code)}"
     return None
+
+
+_LEADING_SPACE = b" \t\r\n"
+
+
+def declaration_first(body: bytes) -> bytes | None:
+    """``body`` without the whitespace before its XML declaration, or None when there is none. XML allows
+    nothing before the declaration, so strict parsers refuse the whole document; WordPress sites whose
+    theme or plugin prints blank lines before it serve such feeds. (Before decoding: the declaration
+    names the encoding, and feedparser looks for it only at the very start.)"""
+    if body[:1] not in (b" ", b"\t", b"\r", b"\n"):
+        return None
+    rest = body.lstrip(_LEADING_SPACE)
+    return rest if rest[:5] == b"<?xml" else None
 
 
 def junk_after_root(data: bytes) -> int | None:
