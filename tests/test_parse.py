@@ -329,20 +329,23 @@ def test_junk_after_the_root_element_does_not_hide_a_fault_inside_it() -> None:
     assert "mismatched tag" in (result.warning or "") and "read leniently" in (result.warning or "")
 
 
-def test_blank_lines_before_the_xml_declaration_are_dropped() -> None:
-    """WordPress sites whose theme prints blank lines before ``<?xml`` serve feeds no strict parser reads;
-    the declaration still names the encoding."""
+def test_blank_lines_and_comments_before_the_xml_declaration_are_dropped() -> None:
+    """WordPress sites whose theme prints blank lines before ``<?xml``, and generators that put their
+    comment first, serve feeds no strict parser reads; the declaration still names the encoding."""
     items = "<item><title>Тартус</title><guid>a</guid></item>"
     declared = rss_doc(items, head='<?xml version="1.0" encoding="windows-1251"?>').encode("windows-1251")
     clean = parse(declared, **{"content-type": "application/rss+xml"})
     assert clean.entries[0].title == "Тартус" and clean.warning is None
-    for space in (b"\n", b"\r\n\r\n  \t\n"):
+    for space in (b"\n", b"\r\n\r\n  \t\n", b"<!-- made by a generator -->\n", b"\n<!-- a -->  <!--b-->\n\n"):
         result = parse(space + declared, **{"content-type": "application/rss+xml"})
         assert result.parser == "fast" and result.entries == clean.entries
-        assert result.warning == "repaired malformed XML (whitespace before the XML declaration)"
+        assert result.warning == "repaired malformed XML (blank lines or comments before the XML declaration)"
     # Without a declaration, leading whitespace is well-formed XML: nothing to repair or say.
     plain = parse(b"\n\n" + rss_doc(items, head="").encode("utf-8"))
     assert plain.entries[0].title == "Тартус" and plain.warning is None
+    # Anything else before it (text, an unclosed comment) is not repaired this way.
+    for before in (b"junk\n", b"<!-- unclosed\n"):
+        assert "not well-formed" in (parse(before + declared).warning or "")
 
 
 def test_feedparser_raising_on_references_is_contained() -> None:

@@ -113,7 +113,7 @@ def _parse(
 
     warnings = [encoding_warning] if encoding_warning else []
     if moved is not None:
-        warnings.append("repaired malformed XML (whitespace before the XML declaration)")
+        warnings.append("repaired malformed XML (blank lines or comments before the XML declaration)")
     still = broken = guards.xml_problem(data)
     if broken and guards.hides_entities(data):
         return _refused_entities()

@@ -5,7 +5,7 @@ Everything here runs in time linear in the document (``str.find`` loops and regu
 nested repetition; no backtracking over unbounded input) and never expands an entity. The checks, in
 ``bot.parse.parse_feed``'s order:
 
-1. ``declaration_first`` drops whitespace before the XML declaration; ``to_utf8`` decodes exactly as
+1. ``declaration_first`` drops what comes before the XML declaration; ``to_utf8`` decodes exactly as
    feedparser would (HTTP charset, BOM, XML declaration, with fallbacks) —
    the guards look at the characters the parser will read, in whatever encoding they arrived (UTF-16,
    UTF-32, EBCDIC, UTF-7 …).
@@ -376,18 +376,26 @@ def xml_problem(data: bytes) -> str | None:
     return None
 
 
-_LEADING_SPACE = b" \t\r\n"
+_SPACE_RUN = re.compile(rb"[ \t\r\n]*")
 
 
 def declaration_first(body: bytes) -> bytes | None:
-    """``body`` without the whitespace before its XML declaration, or None when there is none. XML allows
-    nothing before the declaration, so strict parsers refuse the whole document; WordPress sites whose
-    theme or plugin prints blank lines before it serve such feeds. (Before decoding: the declaration
-    names the encoding, and feedparser looks for it only at the very start.)"""
-    if body[:1] not in (b" ", b"\t", b"\r", b"\n"):
-        return None
-    rest = body.lstrip(_LEADING_SPACE)
-    return rest if rest[:5] == b"<?xml" else None
+    """``body`` from its XML declaration on, when only whitespace and comments come before it; None when
+    nothing does (or the declaration is not there). XML allows nothing before the declaration, so strict
+    parsers refuse the whole document: WordPress themes that print blank lines first, and generators
+    that put their comment first, serve such feeds. (Before decoding: the declaration names the encoding,
+    and feedparser looks for it only at the very start.)"""
+    at = 0
+    while True:
+        space = _SPACE_RUN.match(body, at)  # always matches (the empty string too)
+        at = space.end() if space else at
+        if not body.startswith(b"<!--", at):
+            break
+        end = body.find(b"-->", at + 4)
+        if end < 0:
+            return None
+        at = end + 3
+    return body[at:] if at and body.startswith(b"<?xml", at) else None
 
 
 def junk_after_root(data: bytes) -> int | None:
