@@ -9,9 +9,9 @@ feeds (2 cores), parsing them all through two workers takes about three quarters
 one process (``python -m bench``, parse section). Small bodies are *not* parsed inline: the round trip is
 cheaper than the main process's time, which the event loop, fetching and the store need. The pool starts
 on a thread (the first fork may wait for the forkserver, holding the executor's lock); workers run
-``SCHED_BATCH`` so the event loop preempts them, and hand freed heap back once idle after large documents
-(``_IdleTrim``). Workers end when the bot ends, even by ``kill -9`` (``_die_with``); the forkserver and
-the resource tracker follow.
+``SCHED_BATCH`` so the event loop preempts them, and hand freed heap back after large documents once idle,
+or before the next document when they have grown large (``_IdleTrim``). Workers end when the bot ends,
+even by ``kill -9`` (``_die_with``); the forkserver and the resource tracker follow.
 
 When the pool knows the rules (``set_rules``), a worker also runs the matcher over every entry it
 parsed that can alert (``parse_and_match``; the others are kept brief, see ``Entry.brief``), so the
