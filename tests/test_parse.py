@@ -343,6 +343,9 @@ def test_blank_lines_and_comments_before_the_xml_declaration_are_dropped() -> No
     # Without a declaration, leading whitespace is well-formed XML: nothing to repair or say.
     plain = parse(b"\n\n" + rss_doc(items, head="").encode("utf-8"))
     assert plain.entries[0].title == "Тартус" and plain.warning is None
+    # The declaration moves to the start, what came before right after it: errors keep their lines.
+    broken = b"\n\n\n" + rss_doc("\n<item><title>a <b></title></item>").encode()
+    assert "(line 5, column " in (parse(broken).warning or "")
     # Anything else before it (text, an unclosed comment) is not repaired this way.
     for before in (b"junk\n", b"<!-- unclosed\n"):
         assert "not well-formed" in (parse(before + declared).warning or "")

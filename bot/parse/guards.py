@@ -380,11 +380,13 @@ _SPACE_RUN = re.compile(rb"[ \t\r\n]*")
 
 
 def declaration_first(body: bytes) -> bytes | None:
-    """``body`` from its XML declaration on, when only whitespace and comments come before it; None when
-    nothing does (or the declaration is not there). XML allows nothing before the declaration, so strict
-    parsers refuse the whole document: WordPress themes that print blank lines first, and generators
-    that put their comment first, serve such feeds. (Before decoding: the declaration names the encoding,
-    and feedparser looks for it only at the very start.)"""
+    """``body`` with its XML declaration moved to the start, when only whitespace and comments come
+    before it; None when nothing does (or no declaration follows). XML allows nothing before the
+    declaration, so strict parsers refuse the whole document: WordPress themes that print blank lines
+    first, and generators that put their comment first, serve such feeds. What came before goes right
+    after the declaration (comments and whitespace are allowed there), so every line keeps its number
+    for what is said of the document later. (Before decoding: the declaration names the encoding, and
+    feedparser looks for it only at the very start.)"""
     at = 0
     while True:
         space = _SPACE_RUN.match(body, at)  # always matches (the empty string too)
@@ -395,7 +397,13 @@ def declaration_first(body: bytes) -> bytes | None:
         if end < 0:
             return None
         at = end + 3
-    return body[at:] if at and body.startswith(b"<?xml", at) else None
+    if not at or not body.startswith(b"<?xml", at):
+        return None
+    end = body.find(b"?>", at + 5)
+    if end < 0 or b"\n" in body[at:end]:
+        return None  # no end, or one over several lines: the lines would not keep their numbers
+    end += 2
+    return body[at:end] + body[:at] + body[end:]
 
 
 def junk_after_root(data: bytes) -> int | None:
