@@ -5,7 +5,7 @@ Everything here runs in time linear in the document (``str.find`` loops and regu
 nested repetition; no backtracking over unbounded input) and never expands an entity. The checks, in
 ``bot.parse.parse_feed``'s order:
 
-1. ``declaration_first`` drops what comes before the XML declaration; ``to_utf8`` decodes exactly as
+1. ``declaration_first`` moves the XML declaration to the start; ``to_utf8`` decodes exactly as
    feedparser would (HTTP charset, BOM, XML declaration, with fallbacks) —
    the guards look at the characters the parser will read, in whatever encoding they arrived (UTF-16,
    UTF-32, EBCDIC, UTF-7 …).
