@@ -351,6 +351,42 @@ def test_blank_lines_and_comments_before_the_xml_declaration_are_dropped() -> No
         assert "not well-formed" in (parse(before + declared).warning or "")
 
 
+UNDECLARED = (
+    '<atom:link href="https://example.org/feed" rel="self" type="application/rss+xml"/>'
+    "<item><title>Tartus</title><guid>a</guid><dc:creator>Jane Doe</dc:creator>"
+    '<media:content url="https://example.org/a.jpg" medium="image"/><foo:bar>x</foo:bar></item>'
+)
+DECLARATIONS = (
+    'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:media="http://search.yahoo.com/mrss/" xmlns:foo="https://foo.example/ns"'
+)
+
+
+def test_namespace_prefixes_used_without_a_declaration_are_declared() -> None:
+    """``<atom:link>`` or ``<dc:creator>`` copied into a feed without its ``xmlns:`` line: not well-formed,
+    so it went to the lenient parser (refused above 1 MB). The prefixes are declared on the root."""
+    clean = parse(rss_doc(UNDECLARED).replace('<rss version="2.0">', f'<rss version="2.0" {DECLARATIONS}>'))
+    assert clean.warning is None and clean.entries[0].author == "Jane Doe"
+    result = parse(rss_doc(UNDECLARED))
+    assert result.parser == "fast" and result.entries == clean.entries
+    assert result.warning is not None and result.warning.endswith(": unbound prefix)")
+    assert result.warning.startswith("repaired malformed XML (line 1, column ")
+    # One prefix declared on the root, the others not: only those are added.
+    partly = parse(
+        rss_doc(UNDECLARED).replace('<rss version="2.0">', '<rss xmlns:dc="urn:dc" version="2.0">')
+    )
+    assert partly.parser == "fast" and partly.entries[0].title == "Tartus"
+    # With junk after the root element as well: both repaired.
+    junk = parse(rss_doc(UNDECLARED).encode() + CLOUDFLARE_JUNK)
+    assert junk.parser == "fast" and junk.entries == clean.entries
+
+
+def test_declaring_prefixes_does_not_hide_another_fault() -> None:
+    result = parse(rss_doc(UNDECLARED + "<item><title>broken <b></title></item>"))
+    assert "read leniently" in (result.warning or "")
+    assert "unbound prefix" in (result.warning or "")  # the error of the document as served
+
+
 def test_feedparser_raising_on_references_is_contained() -> None:
     # Unrepairable (a stray tag) and with a reference feedparser's lenient parser cannot convert.
     result = parse(rss_doc("<item><title>&#x110000; <b></title></item>"))

@@ -122,6 +122,11 @@ def _parse(
         # entities it cannot know (HTML's &eacute; in an RSS 0.91 feed); make them characters first.
         data = guards.repair_xml(data)
         still = guards.xml_problem(data) if broken else None
+        if still and (declared := guards.declare_prefixes(data)) is not None:
+            again = guards.xml_problem(declared)
+            end = guards.junk_after_root(declared) if again else None
+            if again is None or end is not None:  # else the lenient parser reads the document as served
+                data, still = (declared, None) if end is None else (declared[:end], None)
         if still and (end := guards.junk_after_root(data)) is not None:
             data, still = data[:end], None  # what follows the root element is not read
         if broken and still is None:

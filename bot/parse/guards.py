@@ -16,8 +16,9 @@ nested repetition; no backtracking over unbounded input) and never expands an en
    (the parsers' time and memory grow with those, not with bytes).
 4. ``xml_problem``: is it well-formed XML? (expat, no handlers, no entity or DTD loading.) If not,
    ``repair_xml`` fixes what breaks most real feeds — HTML entities such as ``&nbsp;``, bare ``&``,
-   control characters, out-of-range character references — and ``junk_after_root`` finds anything after
-   the root element to cut, so the fast strict parser can read it. What is
+   control characters, out-of-range character references —, ``declare_prefixes`` declares namespace
+   prefixes used without a declaration, and ``junk_after_root`` finds anything after the root element to
+   cut, so the fast strict parser can read it. What is
    still broken goes to the lenient parser only when it is small (``LENIENT_MAX_BYTES``): that parser costs
    seconds and ~130 MB per MB of hostile input.
 5. ``time_limit``: a last bound on the wall-clock time of the whole parse.
@@ -325,6 +326,14 @@ _NAME = re.compile(rb"[A-Za-z_][\w:.-]{0,100}")
 def root_element(data: bytes) -> str | None:
     """The (lower-cased) name of the document's first element, skipping the XML declaration, processing
     instructions, comments and a DOCTYPE; None when something else comes first."""
+    at = _root_start(data)
+    m = _NAME.match(data, at + 1) if at is not None else None
+    return m.group(0).decode("ascii", "replace").lower() if m else None
+
+
+def _root_start(data: bytes) -> int | None:
+    """Where the document's first element starts (its ``<``), looking at the first 256 KB; None when
+    something other than the prolog comes first."""
     i, n = 0, min(len(data), 256 * 1024)
     while i < n:
         while i < n and data[i : i + 1] in (b" ", b"\t", b"\r", b"\n"):
@@ -343,8 +352,7 @@ def root_element(data: bytes) -> str | None:
             else:
                 k = close
         elif data.startswith(b"<", i):
-            m = _NAME.match(data, i + 1)
-            return m.group(0).decode("ascii", "replace").lower() if m else None
+            return i
         else:
             return None
         if k < 0:
@@ -404,6 +412,54 @@ def declaration_first(body: bytes) -> bytes | None:
         return None  # no end, or one over several lines: the lines would not keep their numbers
     end += 2
     return body[at:end] + body[:at] + body[end:]
+
+
+#: A prefix in an element or attribute name (``<dc:creator``, `` media:url=``). Also matches in text and
+#: CDATA: a prefix declared needlessly does no harm.
+_PREFIX_USE = re.compile(
+    rb"<([A-Za-z_][\w.-]{0,40}):[A-Za-z_]|\s([A-Za-z_][\w.-]{0,40}):[A-Za-z_][\w.-]*\s*="
+)
+_PREFIX_DECL = re.compile(rb"xmlns:([A-Za-z_][\w.-]{0,40})\s*=")
+#: The namespace each prefix that feeds use without declaring it stands for (feedparser's own list).
+_USUAL_NAMESPACES: dict[bytes, bytes] = {
+    b"atom": b"http://www.w3.org/2005/Atom",
+    b"content": b"http://purl.org/rss/1.0/modules/content/",
+    b"dc": b"http://purl.org/dc/elements/1.1/",
+    b"dcterms": b"http://purl.org/dc/terms/",
+    b"georss": b"http://www.georss.org/georss",
+    b"itunes": b"http://www.itunes.com/dtds/podcast-1.0.dtd",
+    b"media": b"http://search.yahoo.com/mrss/",
+    b"rdf": b"http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    b"slash": b"http://purl.org/rss/1.0/modules/slash/",
+    b"sy": b"http://purl.org/rss/1.0/modules/syndication/",
+    b"wfw": b"http://wellformedweb.org/CommentAPI/",
+}
+#: Prefixes XML binds itself, and a bound for a hostile document.
+_RESERVED_PREFIXES = frozenset({b"xml", b"xmlns"})
+_MAX_DECLARED = 32
+
+
+def declare_prefixes(data: bytes) -> bytes | None:
+    """``data`` with the namespace prefixes it uses but never declares declared on its root element, or
+    None when there are none (or too many). Feeds that copy ``<atom:link>``, ``<dc:creator>`` or
+    ``<media:content>`` from elsewhere without the ``xmlns:`` line are not well-formed; a usual prefix
+    gets its usual namespace (what the publisher meant), any other one a namespace of its own, so that
+    its elements keep the names feedparser gives them (``prefix_name``)."""
+    root = _root_start(data)
+    name = _NAME.match(data, root + 1) if root is not None else None
+    if name is None:
+        return None
+    used = {a or b for a, b in _PREFIX_USE.findall(data)} - _RESERVED_PREFIXES
+    used.discard(b"")
+    declared = set(_PREFIX_DECL.findall(data, name.end(), data.find(b">", name.end())))
+    missing = sorted(used - declared)
+    if not missing or len(missing) > _MAX_DECLARED:
+        return None
+    added = b"".join(
+        b' xmlns:%s="%s"' % (p, _USUAL_NAMESPACES.get(p.lower(), b"urn:x-undeclared-prefix:" + p))
+        for p in missing
+    )
+    return data[: name.end()] + added + data[name.end() :]
 
 
 def junk_after_root(data: bytes) -> int | None:
