@@ -204,6 +204,27 @@ def test_wrong_missing_and_conflicting_charsets_and_boms(body: bytes, content_ty
     assert result.error is None and result.title == "Café Δ"
 
 
+def test_a_stray_windows_byte_in_a_utf8_feed_does_not_garble_the_rest() -> None:
+    """One byte pasted from a Windows editor (``\x92``, a curly apostrophe) made feedparser decode the
+    whole document as ISO-8859-2 ("Россия" became "Đ ĐžŃŃĐ¸Ń"), and a keyword in it could not match. The
+    document is read as UTF-8, the stray byte as Windows-1252."""
+    item = "<item><title>Россия — café</title><guid>a</guid><description>It{}s here</description></item>"
+    body = DOC.format(enc="utf-8").replace("</channel>", item + "</channel>")
+    before, after = body.split("{}")
+    for content_type in ("application/rss+xml; charset=utf-8", "application/rss+xml"):
+        result = parse(before.encode() + b"\x92" + after.encode(), **{"content-type": content_type})
+        assert result.error is None and result.title == "Café Δ"
+        assert (result.entries[0].title, result.entries[0].summary) == ("Россия — café", "It\u2019s here")
+        assert result.warning == (
+            "character encoding: declared utf-8 but 1 byte(s) are not UTF-8: read as Windows-1252"
+        )
+    # Not UTF-8 anywhere (no valid multi-byte character): Windows-1252 throughout, as feedparser reads it.
+    latin = DOC.format(enc="utf-8").replace("Café Δ", "Caf\xe9 It\x92s").encode("latin-1")
+    result = parse(latin, **{"content-type": "application/rss+xml"})
+    assert result.title == "Café It\u2019s"
+    assert "parsed as windows-1252" in (result.warning or "")
+
+
 @pytest.mark.parametrize("declared", ["utf-16", "UTF-16LE", "utf-32", "utf-16be"])
 @pytest.mark.parametrize("where", ["declaration", "header"])
 def test_utf8_declared_utf16_is_read_whatever_its_length(declared: str, where: str) -> None:

@@ -146,6 +146,32 @@ def _is_utf8(body: bytes) -> bool:
     return True
 
 
+def _is_utf8_name(declared: str) -> bool:
+    try:
+        return codecs.lookup(declared).name == "utf-8"
+    except LookupError:
+        return False
+
+
+_STRAY = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as ``surrogateescape`` decodes it
+_VALID_NON_ASCII = re.compile("[\x80-\ud7ff\ue000-\U0010ffff]")
+_CP1252_STRAYS = {0xDC00 + b: bytes([b]).decode("cp1252", "replace") for b in range(0x80, 0x100)}
+
+
+def _utf8_with_strays(body: bytes) -> tuple[bytes, int] | None:
+    """``body`` as UTF-8, each byte that is not UTF-8 read as Windows-1252 (the usual cause: text pasted
+    from a Windows editor into a UTF-8 feed), and how many there were; None when ``body`` is valid UTF-8
+    or holds no valid multi-byte character at all (then it is not UTF-8, and feedparser's fallback
+    encodings decide). feedparser decodes the whole of such a document as Windows-1252 or ISO-8859-2,
+    so one stray byte garbles every other non-ASCII character: "café" becomes "cafÃ©", "Россия"
+    "Đ ĐžŃŃĐ¸Ń", and keywords in them no longer match."""
+    text = body.decode("utf-8", "surrogateescape")
+    strays = len(_STRAY.findall(text))
+    if not strays or _VALID_NON_ASCII.search(text) is None:
+        return None
+    return text.translate(_CP1252_STRAYS).encode("utf-8"), strays
+
+
 def _same_codec(declared: str, codec: str) -> bool:
     try:
         name = codecs.lookup(declared).name
@@ -158,13 +184,15 @@ def to_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
     """``body`` decoded the way feedparser decodes it, as UTF-8 bytes with an XML declaration saying so,
     and a warning in words when the declared encoding was wrong or missing.
 
-    Three corrections come first, where the declarations are demonstrably wrong: a byte-order mark decides
+    Four corrections come first, where the declarations are demonstrably wrong: a byte-order mark decides
     the encoding whatever is declared; a document declared Latin-1/Windows-1252/ASCII whose bytes are
     valid UTF-8 with non-ASCII characters is UTF-8 (Latin-1 text practically never is valid UTF-8); and a
     document declared UTF-16 or UTF-32 whose first byte is '<' followed by anything but NUL (in UTF-16
     or UTF-32, without a byte-order mark, '<' is "<\\0" or "\\0<") is UTF-8 when its bytes are valid UTF-8.
-    feedparser reads that last kind as UTF-16 when its length is even and as UTF-8 when it is odd: one
-    new item can make such a feed unreadable, the next one readable again."""
+    feedparser reads that kind as UTF-16 when its length is even and as UTF-8 when it is odd: one
+    new item can make such a feed unreadable, the next one readable again. Last, a document declared
+    UTF-8 that is UTF-8 but for a few stray bytes is read as UTF-8, those bytes as Windows-1252
+    (``_utf8_with_strays``)."""
     hdrs = {k.lower(): v for k, v in headers.items()}
     content_type = hdrs.get("content-type", "")
     declared = _declared(body.lstrip(codecs.BOM_UTF8), content_type)
@@ -185,6 +213,10 @@ def to_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
         wide = _is_wide(declared) and body[:1] == b"<" and body[1:2] != b"\x00"
         if (wide or (declared in _SINGLE_BYTE and not body.isascii())) and _is_utf8(body):
             override = f"declared {declared} but is UTF-8"
+            hdrs["content-type"] = "application/xml; charset=utf-8"
+        elif _is_utf8_name(declared) and (mixed := _utf8_with_strays(body)) is not None:
+            body, strays = mixed
+            override = f"declared {declared} but {strays} byte(s) are not UTF-8: read as Windows-1252"
             hdrs["content-type"] = "application/xml; charset=utf-8"
     same = _already_utf8(hdrs, body)
     if same is not None:
