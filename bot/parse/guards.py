@@ -169,7 +169,9 @@ def _utf8_with_strays(body: bytes) -> tuple[bytes, int] | None:
     strays = len(_STRAY.findall(text))
     if not strays or _VALID_NON_ASCII.search(text) is None:
         return None
-    return text.translate(_CP1252_STRAYS).encode("utf-8"), strays
+    if strays > 256:  # translate() looks every character up; few strays are cheaper found one by one
+        return text.translate(_CP1252_STRAYS).encode("utf-8"), strays
+    return _STRAY.sub(lambda m: _CP1252_STRAYS[ord(m.group())], text).encode("utf-8"), strays
 
 
 def _same_codec(declared: str, codec: str) -> bool:
