@@ -216,13 +216,16 @@ def to_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
         if (wide or (declared in _SINGLE_BYTE and not body.isascii())) and _is_utf8(body):
             override = f"declared {declared} but is UTF-8"
             hdrs["content-type"] = "application/xml; charset=utf-8"
-        elif _is_utf8_name(declared) and (mixed := _utf8_with_strays(body)) is not None:
-            body, strays = mixed
-            override = f"declared {declared} but {strays} byte(s) are not UTF-8: read as Windows-1252"
-            hdrs["content-type"] = "application/xml; charset=utf-8"
     same = _already_utf8(hdrs, body)
     if same is not None:
         return same, f"character encoding: {override}" if override else None
+    if not override and _is_utf8_name(declared) and (mixed := _utf8_with_strays(body)) is not None:
+        body, strays = mixed
+        hdrs["content-type"] = "application/xml; charset=utf-8"
+        same = _already_utf8(hdrs, body)
+        if same is not None:
+            said = f"declared {declared} but {strays} byte(s) are not UTF-8: read as Windows-1252"
+            return same, f"character encoding: {said}"
     result: dict[str, Any] = {}
     data = convert_to_utf8(hdrs, body, result)
     if isinstance(data, str):  # pragma: no cover - feedparser returns bytes; be safe anyway
