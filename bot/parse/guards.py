@@ -406,14 +406,20 @@ def has_doctype(data: bytes) -> bool:
     return _DOCTYPE_DECL.search(data, 0, 65536) is not None
 
 
+def _checking_parser() -> Any:
+    """expat as the guards use it: namespaces on, no handlers, parameter entities never parsed."""
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    return parser
+
+
 def xml_problem(data: bytes) -> str | None:
     """Why ``data`` is not well-formed, namespaced XML (``"line 3, column 7: mismatched tag"``), or None.
 
     expat without handlers: no entity is expanded, no DTD or external entity is loaded. (lxml's strict
     parse, which the fast path makes anyway, cannot answer for it: libxml2 silently accepts names that
     XML 1.0's fifth edition allows and expat refuses, such as ``<a\u2070/>`` or an emoji element.)"""
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser = _checking_parser()
     try:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
@@ -504,8 +510,7 @@ def junk_after_root(data: bytes) -> int | None:
     a whole, well-formed document. A CDN that injects a ``<script>`` after ``</rss>`` (Cloudflare's
     e-mail obfuscation does) breaks a feed that way; so does a stray end tag or a second copy of the
     feed."""
-    parser = expat.ParserCreate(namespace_separator=" ")
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser = _checking_parser()
     try:
         parser.Parse(data, True)
     except expat.ExpatError:
