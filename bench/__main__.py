@@ -39,6 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.corpus import REPO, real_feeds
 from bench.procmon import TreeMonitor, Usage
@@ -302,15 +303,20 @@ def newshound_exe() -> str:
     return shutil.which("newshound", path=str(Path(sys.executable).parent)) or "newshound"
 
 
+def _once_command(env: dict[str, str]) -> dict[str, Any]:
+    """``subprocess`` arguments for one ``newshound once`` in the bench's environment."""
+    return {
+        "args": [newshound_exe(), "once"],
+        "env": env,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.PIPE,
+        "text": True,
+        "cwd": env["HOME"],
+    }
+
+
 def run_cli_once(env: dict[str, str]) -> tuple[Usage, str]:
-    proc = subprocess.Popen(
-        [newshound_exe(), "once"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=env["HOME"],
-    )
+    proc = subprocess.Popen(**_once_command(env))
     mon = TreeMonitor(proc.pid).start()
     assert proc.stderr is not None
     err = proc.stderr.read()
@@ -326,14 +332,7 @@ def time_cli_once(env: dict[str, str]) -> float:
     """Wall time of one ``newshound once``, process start to exit, with no monitor sharing the cores (a
     /proc sampler is not free on a 2-core machine: this is the figure the held-out check compares)."""
     started = time.perf_counter()
-    proc = subprocess.run(
-        [newshound_exe(), "once"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=env["HOME"],
-    )
+    proc = subprocess.run(**_once_command(env))
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"newshound once failed: {proc.stderr[-2000:]}")

@@ -175,20 +175,22 @@ class _IdleTrim:
         self._last = 0.0
         self._thread: threading.Thread | None = None
 
-    def begin(self) -> None:
+    @contextlib.contextmanager
+    def working(self, size: int) -> Iterator[None]:
+        """Around the parse of one document of ``size`` bytes."""
         self._busy = True
         if self._wanted.is_set() and _rss() > TRIM_NOW_RSS:
             _release_memory()  # the last large document's tree, text and result are all free by now
-
-    def end(self, size: int) -> None:
-        self._last = time.monotonic()
-        self._busy = False
-        if size < TRIM_AFTER_BYTES:
-            return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="heap-trim", daemon=True)
-            self._thread.start()
-        self._wanted.set()
+        try:
+            yield
+        finally:
+            self._last = time.monotonic()
+            self._busy = False
+            if size >= TRIM_AFTER_BYTES:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="heap-trim", daemon=True)
+                    self._thread.start()
+                self._wanted.set()
 
     def _run(self) -> None:
         while True:
@@ -214,40 +216,25 @@ def _parse_and_match(
     version: int,
     first_poll: bool = False,
 ) -> MatchedFeed:
-    _trim.begin()
-    try:
-        return _parse_and_match_now(body, url, headers, feed, now, version, first_poll)
-    finally:
-        _trim.end(len(body))
-
-
-def _parse_and_match_now(
-    body: bytes,
-    url: str,
-    headers: dict[str, str],
-    feed: Feed | None,
-    now: datetime,
-    version: int,
-    first_poll: bool,
-) -> MatchedFeed:
     global _worker_matcher
-    if _worker_rules is None or _worker_version != version:
-        return parse_feed(body, url, headers), None
-    config, factory = _worker_rules
-    defaults = config.defaults
+    with _trim.working(len(body)):
+        if _worker_rules is None or _worker_version != version:
+            return parse_feed(body, url, headers), None
+        config, factory = _worker_rules
+        defaults = config.defaults
 
-    def silent(published: datetime | None) -> bool:
-        return defaults.silent(published, first_poll=first_poll, now=now) is not None
+        def silent(published: datetime | None) -> bool:
+            return defaults.silent(published, first_poll=first_poll, now=now) is not None
 
-    # Entries that cannot alert (a first poll's backfill, anything older than max_age) are kept brief and
-    # not matched: on a feed's first poll that is nearly all of them.
-    parsed = parse_feed(body, url, headers, brief=silent)
-    if parsed.error:
-        return parsed, None
-    if _worker_matcher is None:
-        _worker_matcher = factory(config)
-    matcher = _worker_matcher
-    return parsed, [None if e.brief else matcher.match(e, feed, now) for e in parsed.entries]
+        # Entries that cannot alert (a first poll's backfill, anything older than max_age) are kept brief
+        # and not matched: on a feed's first poll that is nearly all of them.
+        parsed = parse_feed(body, url, headers, brief=silent)
+        if parsed.error:
+            return parsed, None
+        if _worker_matcher is None:
+            _worker_matcher = factory(config)
+        matcher = _worker_matcher
+        return parsed, [None if e.brief else matcher.match(e, feed, now) for e in parsed.entries]
 
 
 @contextlib.contextmanager
