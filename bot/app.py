@@ -21,7 +21,8 @@ from bot.fetch import Fetcher
 from bot.match import Matcher
 from bot.parse.pool import MatchedFeed, ParsePool
 from bot.pipeline import Poller, PollReport, Ruleset
-from bot.rules.model import Config, Feed
+from bot.rules.durations import format_duration
+from bot.rules.model import Config, Defaults, Feed
 from bot.rules.reload import RulesWatcher
 from bot.store import PRUNE_BATCH, SEARCH_INDEX_BATCH, Pruned, StoreThread
 
@@ -49,6 +50,8 @@ class OnceSummary:
     polls: list[PollReport] = field(default_factory=list)
     delivery: DrainReport = field(default_factory=DrainReport)
     notices: int = 0
+    #: The rules' defaults the poll ran with (for the words of ``backfill`` and ``max_age``).
+    defaults: Defaults = field(default_factory=Defaults)
 
     def lines(self) -> list[str]:
         ok = [p for p in self.polls if p.status in ("ok", "unchanged", "not_modified")]
@@ -65,9 +68,33 @@ class OnceSummary:
             + (f", {self.delivery.failed} failed" if self.delivery.failed else "")
             + (f"; {self.notices} admin notice(s)" if self.notices else "")
         ]
+        why = _why_not_alerted(self.polls, self.defaults)
+        if why:
+            out.append(f"  of the new items: {why}")
         out += [f"  {p.feed}: {p.error}" for p in bad]
         out += [f"  {p.feed}: {p.error} — `newshound feeds resume {p.feed}` brings it back" for p in paused]
         return out
+
+
+def _why_not_alerted(polls: list[PollReport], defaults: Defaults) -> str:
+    """Why the new items that did not alert did not: counts by verdict (in the order the pipeline decides
+    them), and the alerts not queued because the same story had been sent already."""
+    counts: dict[str, int] = {}
+    for p in polls:
+        for verdict, n in p.verdicts.items():
+            counts[verdict] = counts.get(verdict, 0) + n
+    words = (
+        ("backfill", f"older than `backfill` ({format_duration(defaults.backfill)}) on their feed's first "
+         "poll: recorded, not alerted"),
+        ("too_old", f"older than `max_age` ({format_duration(defaults.max_age)})"),
+        ("excluded", "excluded by a rule's `exclude`"),
+        ("no_match", "matched no rule"),
+    )  # fmt: skip
+    parts = [f"{counts[verdict]} {text}" for verdict, text in words if counts.get(verdict)]
+    duplicates = sum(p.duplicates for p in polls)
+    if duplicates:
+        parts.append(f"{duplicates} alert(s) not queued: the same story had been sent there already")
+    return "; ".join(parts)
 
 
 class App:
@@ -230,7 +257,7 @@ class App:
         delivery = await self.worker.drain()
         notices = await self.send_notices()
         await self._prune_job()
-        return OnceSummary(polls, delivery, notices)
+        return OnceSummary(polls, delivery, notices, self.ruleset().config.defaults)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll on schedule and deliver continuously until ``stop`` is set."""

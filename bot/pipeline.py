@@ -34,6 +34,7 @@ import hashlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,6 +88,9 @@ class PollReport:
     seconds: float = 0.0
     alert_ids: list[int] = field(default_factory=list)
     notices: int = 0
+    #: How many of the new items got each verdict (``backfill``, ``too_old``, ``excluded``, ``no_match``,
+    #: ``alerted``), as decided before the store suppresses duplicates.
+    verdicts: dict[str, int] = field(default_factory=dict)
 
 
 def dedup_keys(entry: Entry) -> tuple[str, ...]:
@@ -459,6 +463,7 @@ class Poller:
             outcome.duplicates,
             alert_ids=outcome.alert_ids,
             notices=len(notices),
+            verdicts=dict(Counter(i.verdict for i in items)),
         )
 
     async def _fresh(

@@ -198,6 +198,62 @@ async def test_version_is_the_installed_distributions(tmp_path: Path) -> None:
     assert out.strip() == f"newshound {version('newshound')}"
 
 
+async def test_once_says_why_new_items_did_not_alert(feed_host: FeedHost, tmp_path: Path) -> None:
+    def item(n: int, title: str, hours_ago: float) -> dict[str, object]:
+        return {**news(n, title), "published": NOW - timedelta(hours=hours_ago)}
+
+    feed_host.set(
+        "/a.xml",
+        rss(
+            [
+                item(1, "Russia keeps ships at Tartus", 1),
+                item(2, "Russia's Tartus festival opens", 1),
+                item(3, "Quiet day at the harbour", 2),
+                item(4, "Russia left Tartus long ago", 72),  # before the first poll's backfill of 1d
+                item(5, "An old story from Khmeimim in Russia", 73),
+            ]
+        ),
+    )
+    # the same story under another link in a second feed: its alert is not queued twice
+    feed_host.set("/b.xml", rss([{**item(6, "Russia keeps ships at Tartus", 1), "link": "https://b/6"}]))
+    write_rules(
+        tmp_path / "keywords.yaml",
+        f"""
+        version: 1
+        defaults:
+          channel: "{CHANNEL}"
+          max_age: 2d
+        feeds:
+          - name: a
+            url: {feed_host.url("/a.xml")}
+          - name: b
+            url: {feed_host.url("/b.xml")}
+        rules:
+          - name: bases
+            keywords: [Tartus, Khmeimim]
+            all: [Russia]
+            exclude: [festival]
+        """,
+    )
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 0, err
+    assert "6 new item(s), 1 alert(s) queued; delivered 1" in err, err  # feed b's item: the same story
+    assert (
+        "  of the new items: 2 older than `backfill` (1d) on their feed's first poll: recorded, not "
+        "alerted; 1 excluded by a rule's `exclude`; 1 matched no rule; 1 alert(s) not queued: the same "
+        "story had been sent there already\n"
+    ) in err, err
+    # later polls: an item older than max_age is recorded, not judged
+    feed_host.set("/a.xml", rss([item(7, "Russia at Tartus, three days on", 72)]))
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 0, err
+    assert "1 new item(s), 0 alert(s) queued" in err
+    assert "  of the new items: 1 older than `max_age` (2d)\n" in err, err
+    # nothing new: no such line
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env_for(tmp_path), cwd=tmp_path)
+    assert code == 0 and "0 new item(s)" in err and "of the new items" not in err, err
+
+
 async def test_prune_drops_old_text_keeps_identity_and_can_shrink_the_file(
     feed_host: FeedHost, tmp_path: Path
 ) -> None:
