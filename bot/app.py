@@ -114,7 +114,7 @@ class App:
         self.fetcher = Fetcher(
             timeout=settings.fetch_timeout,
             max_bytes=settings.max_body_bytes,
-            allow_private=settings.allow_private_feeds,
+            reach=settings.feed_reach,
             max_connections=settings.max_concurrent_fetches,
         )
         self.pool = ParsePool()

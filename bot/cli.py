@@ -159,7 +159,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warning: {warning}")
     for feed in config.feeds:
         try:
-            check_url(feed.url, allow_private=settings.allow_private_feeds)
+            check_url(feed.url, reach=settings.feed_reach)
         except BlockedAddress as exc:
             print(f"warning: feed {feed.name} will not be fetched: {exc}")
     return EXIT_OK
@@ -355,7 +355,7 @@ def _feeds_check(args: argparse.Namespace, settings: Settings) -> int:
             async with Fetcher(
                 timeout=settings.fetch_timeout,
                 max_bytes=settings.max_body_bytes,
-                allow_private=settings.allow_private_feeds,
+                reach=settings.feed_reach,
             ) as fetcher:
                 description = await describe_feed(args.url, fetcher=fetcher, parse=pool.parse)
         finally:

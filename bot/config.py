@@ -10,6 +10,8 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.addresses import Reach, parse_reach
+
 DISCORD_API_BASE = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -37,9 +39,8 @@ class Settings(BaseSettings):
     )
     database: Annotated[Path, Field(validation_alias=_env("NEWSHOUND_DATABASE"))] = Path("newshound.db")
     keywords: Annotated[Path, Field(validation_alias=_env("NEWSHOUND_KEYWORDS"))] = Path("keywords.yaml")
-    allow_private_feeds: Annotated[bool, Field(validation_alias=_env("NEWSHOUND_ALLOW_PRIVATE_FEEDS"))] = (
-        False
-    )
+    #: Normalised (``0``, ``1`` or the networks); ``feed_reach`` is what it allows.
+    allow_private_feeds: Annotated[str, Field(validation_alias=_env("NEWSHOUND_ALLOW_PRIVATE_FEEDS"))] = "0"
     admin_channel: Annotated[str | None, Field(validation_alias=_env("NEWSHOUND_ADMIN_CHANNEL"))] = None
     admin_role: Annotated[str | None, Field(validation_alias=_env("NEWSHOUND_ADMIN_ROLE"))] = None
     log_level: Annotated[str, Field(validation_alias=_env("NEWSHOUND_LOG_LEVEL"))] = "INFO"
@@ -100,6 +101,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return text
 
+    @field_validator("allow_private_feeds", mode="before")
+    @classmethod
+    def _reach(cls, v: object) -> str:
+        if isinstance(v, (str, bool)) or v is None:
+            return parse_reach(v).describe()
+        raise ValueError("must be 1, 0, or IP addresses and networks separated by commas")
+
     @field_validator("discord_api_base", "discord_gateway_url", mode="after")
     @classmethod
     def _url(cls, v: str, info: object) -> str:
@@ -109,6 +117,11 @@ class Settings(BaseSettings):
         if not v.startswith(schemes):
             raise ValueError(f"must start with {' or '.join(schemes)}")
         return v
+
+    @property
+    def feed_reach(self) -> Reach:
+        """The non-public addresses feeds may reach (``NEWSHOUND_ALLOW_PRIVATE_FEEDS``)."""
+        return parse_reach(self.allow_private_feeds)
 
     @property
     def token(self) -> str | None:

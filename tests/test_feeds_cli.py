@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.addresses import Reach
 from bot.fetch import Fetcher
 from bot.parse.opml import OpmlError, read_opml, write_opml
 from bot.probe import describe_feed
@@ -189,11 +190,11 @@ async def test_check_says_what_a_url_is(feed_host: FeedHost, tmp_path: Path) -> 
 
 async def test_describe_feed_is_guarded_like_every_fetch(feed_host: FeedHost) -> None:
     feed_host.set("/feed.xml", rss([]))
-    async with Fetcher(allow_private=False) as fetcher:
+    async with Fetcher(reach=Reach()) as fetcher:
         refused = await describe_feed(feed_host.url("/feed.xml"), fetcher=fetcher)
     assert not refused.ok and "127.0.0.1 is a loopback address" in (refused.error or "")
     assert feed_host.requests == []
-    async with Fetcher(allow_private=True) as fetcher:
+    async with Fetcher(reach=Reach(private=True)) as fetcher:
         empty = await describe_feed(feed_host.url("/feed.xml"), fetcher=fetcher)
     assert empty.ok and empty.items == 0 and empty.format == "RSS 2.0" and empty.title == "Test feed"
 

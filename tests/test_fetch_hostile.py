@@ -10,6 +10,7 @@ import tracemalloc
 import pytest
 from aiohttp import web
 
+from bot.addresses import Reach
 from bot.fetch import Fetcher, host_key
 from bot.fetch.guard import BlockedAddress, check_url, guarded_socket, parse_ip
 from bot.model import FetchResult
@@ -44,7 +45,7 @@ async def test_bombs_stop_at_the_cap_without_inflating_the_rest(
     feed_host: FeedHost, handler: hostile.Handler
 ) -> None:
     feed_host.handle("/bomb.xml", handler)
-    async with Fetcher(allow_private=True, max_bytes=CAP) as f:
+    async with Fetcher(reach=Reach(private=True), max_bytes=CAP) as f:
         result, peak = await fetch_measured(f, feed_host.url("/bomb.xml"))
     assert result.status == "error"
     assert result.error == "the feed is larger than the 10 MB cap"
@@ -54,7 +55,7 @@ async def test_bombs_stop_at_the_cap_without_inflating_the_rest(
 async def test_nested_gzip_is_inflated_once_only(feed_host: FeedHost) -> None:
     feed_host.handle("/nested.xml", hostile.nested_bomb())
     feed_host.handle("/double.xml", hostile.nested_bomb(header="gzip, gzip"))
-    async with Fetcher(allow_private=True, max_bytes=CAP) as f:
+    async with Fetcher(reach=Reach(private=True), max_bytes=CAP) as f:
         nested, peak = await fetch_measured(f, feed_host.url("/nested.xml"))
         double = await f.fetch(feed_host.url("/double.xml"))
     # The outer layer is undone; the inner 1 GB bomb stays ~1 MB of compressed bytes nobody inflates.
@@ -66,7 +67,7 @@ async def test_nested_gzip_is_inflated_once_only(feed_host: FeedHost) -> None:
 async def test_slow_drip_and_stalled_servers_hit_the_total_deadline(feed_host: FeedHost) -> None:
     feed_host.handle("/drip.xml", hostile.drip(every=0.05))
     feed_host.handle("/stall.xml", hostile.stall())
-    async with Fetcher(allow_private=True, timeout=0.6) as f:
+    async with Fetcher(reach=Reach(private=True), timeout=0.6) as f:
         drip, stall = await asyncio.gather(
             f.fetch(feed_host.url("/drip.xml")), f.fetch(feed_host.url("/stall.xml"))
         )
@@ -81,7 +82,7 @@ async def test_broken_bodies_are_named(feed_host: FeedHost) -> None:
     feed_host.handle("/br.xml", hostile.garbage_encoding("br"))
     feed_host.set("/nolocation", "", status=302)
     feed_host.set("/teapot", "no", status=418)
-    async with Fetcher(allow_private=True) as f:
+    async with Fetcher(reach=Reach(private=True)) as f:
         short, gz, deflate, br, noloc, teapot = [
             await f.fetch(feed_host.url(p))
             for p in ("/short.xml", "/gzip.xml", "/deflate.xml", "/br.xml", "/nolocation", "/teapot")
@@ -97,7 +98,7 @@ async def test_broken_bodies_are_named(feed_host: FeedHost) -> None:
 async def test_redirect_hops_are_checked_one_by_one(feed_host: FeedHost) -> None:
     feed_host.set("/to-file", "", status=302, headers={"Location": "file:///etc/passwd"})
     feed_host.set("/to-gopher", "", status=301, headers={"Location": "gopher://example.org/"})
-    async with Fetcher(allow_private=True) as f:
+    async with Fetcher(reach=Reach(private=True)) as f:
         to_file = await f.fetch(feed_host.url("/to-file"))
         to_gopher = await f.fetch(feed_host.url("/to-gopher"))
     assert to_file.error == "refused: only http and https URLs are fetched, not file:"
@@ -116,7 +117,7 @@ async def test_at_most_two_requests_at_a_time_per_host_across_feeds_and_redirect
         urls = [front.url(f"/old{i}.xml") for i in range(6)] + [
             front.url(f"/direct{i}.xml") for i in range(6)
         ]
-        async with Fetcher(allow_private=True, per_host=2) as f:
+        async with Fetcher(reach=Reach(private=True), per_host=2) as f:
             results = await asyncio.gather(*(f.fetch(u) for u in urls))
             busiest = dict(f.hosts.busiest)
     finally:
@@ -151,7 +152,7 @@ async def test_every_spelling_of_loopback_is_refused_before_any_request(
 ) -> None:
     feed_host.set("/f.xml", rss([]))
     url = f"http://{host}:{feed_host.port}/f.xml"
-    async with Fetcher(allow_private=False) as f:
+    async with Fetcher(reach=Reach()) as f:
         result = await f.fetch(url)
     assert result.status == "error" and "127.0.0.1 is a loopback address" in (result.error or ""), (
         result.error
@@ -198,22 +199,22 @@ def test_parse_ip_reads_what_the_c_library_reads(text: str, expected: str | None
 )
 def test_non_public_urls_are_refused(url: str) -> None:
     with pytest.raises(BlockedAddress, match="refused"):
-        check_url(url, allow_private=False)
+        check_url(url, reach=Reach())
 
 
 @pytest.mark.parametrize(
     "url", ["http://[64:ff9b::808:808]/", "http://[2002:808:808::1]/", "https://8.8.8.8/"]
 )
 def test_ipv6_forms_of_public_ipv4_pass(url: str) -> None:
-    check_url(url, allow_private=False)
+    check_url(url, reach=Reach())
 
 
 def test_the_socket_factory_refuses_the_address_it_is_about_to_connect_to() -> None:
     for sockaddr in (("127.0.0.1", 80), ("169.254.169.254", 80), ("2130706433", 80), ("::1", 80, 0, 0)):
         family = socket.AF_INET6 if ":" in str(sockaddr[0]) else socket.AF_INET
         with pytest.raises(BlockedAddress, match="refused to connect"):
-            guarded_socket((family, socket.SOCK_STREAM, 6, "", sockaddr))
-    sock = guarded_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 443)))
+            guarded_socket(Reach())((family, socket.SOCK_STREAM, 6, "", sockaddr))
+    sock = guarded_socket(Reach())((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 443)))
     sock.close()
 
 
@@ -225,7 +226,7 @@ async def test_waiting_behind_a_slow_host_does_not_eat_the_deadline(feed_host: F
     urls = [
         feed_host.url(p) for p in ("/stall1.xml", "/stall2.xml", "/fast0.xml", "/fast1.xml", "/fast2.xml")
     ]
-    async with Fetcher(allow_private=True, timeout=0.5) as f:
+    async with Fetcher(reach=Reach(private=True), timeout=0.5) as f:
         stall1, stall2, *fast = await asyncio.gather(*(f.fetch(u) for u in urls))
     assert stall1.error == stall2.error == "timed out after 0.5 s"
     assert [r.status for r in fast] == ["ok", "ok", "ok"]  # they waited for a slot, then had their own 0.5 s
@@ -241,7 +242,7 @@ async def test_the_wait_for_a_busy_host_is_bounded_too(feed_host: FeedHost) -> N
 
     feed_host.handle("/stall.xml", stall)
     feed_host.set("/fast.xml", rss([]))
-    async with Fetcher(allow_private=True, timeout=5, per_host=1, queue_timeout=0.2) as f:
+    async with Fetcher(reach=Reach(private=True), timeout=5, per_host=1, queue_timeout=0.2) as f:
         stalled = asyncio.ensure_future(f.fetch(feed_host.url("/stall.xml")))
         await started.wait()
         queued = await f.fetch(feed_host.url("/fast.xml"))

@@ -169,10 +169,13 @@ async def test_no_request_reaches_a_private_address_unless_allowed(
     assert feed_host.requests == []
     assert states["metadata"].last_error == (
         "refused: 169.254.169.254 is a link-local address "
-        "(set NEWSHOUND_ALLOW_PRIVATE_FEEDS=1 for intranet feeds)"
+        "(list its network in NEWSHOUND_ALLOW_PRIVATE_FEEDS to allow it)"
     )
     for name in ("loopback", "decimal", "localhost", "mapped"):
         assert "loopback" in (states[name].last_error or ""), states[name].last_error
+        assert "set NEWSHOUND_ALLOW_PRIVATE_FEEDS=1, or to the networks to allow" in (
+            states[name].last_error or ""
+        )
 
 
 async def test_a_running_bot_keeps_alerting_while_hostile_feeds_hang_and_explode(

@@ -14,8 +14,8 @@ Limits, each enforced here and nowhere else:
 - **politeness**: at most ``per_host`` requests at a time to one host (host and port, across every hop and
   every feed), and ``max_connections`` overall.
 
-Feed URLs and every redirect hop must be http(s) and, unless private feeds are allowed, reach only public
-addresses (see ``bot.fetch.guard``: URL check, resolver and socket factory).
+Feed URLs and every redirect hop must be http(s) and reach only public addresses, or the non-public ones
+the ``reach`` allows (see ``bot.fetch.guard``: URL check, resolver and socket factory).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from bot import __version__
-from bot.fetch.guard import BlockedAddress, GuardedResolver, address_problem, check_url, guarded_socket
+from bot.fetch.guard import BlockedAddress, GuardedResolver, Reach, check_url, guarded_socket
 from bot.model import FetchResult
 
 USER_AGENT = f"Newshound/{__version__} (+https://github.com/newshound/newshound; feed alerts bot)"
@@ -109,7 +109,7 @@ class Fetcher:
         *,
         timeout: float = 30.0,
         max_bytes: int = 10 * 1024 * 1024,
-        allow_private: bool = False,
+        reach: Reach | None = None,
         max_connections: int = 32,
         per_host: int = 2,
         user_agent: str = USER_AGENT,
@@ -120,7 +120,8 @@ class Fetcher:
         #: Longest wait for a slot on a busy host before the fetch gives up (its deadline starts after).
         self.queue_timeout = queue_timeout if queue_timeout is not None else max(120.0, 4 * timeout)
         self.max_bytes = max_bytes
-        self.allow_private = allow_private
+        #: The non-public addresses feeds may reach (``NEWSHOUND_ALLOW_PRIVATE_FEEDS``); public ones always.
+        self.reach = reach or Reach()
         self.user_agent = user_agent
         self.hosts = HostLimiter(per_host)
         self._max_connections = max_connections
@@ -142,9 +143,9 @@ class Fetcher:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,
                 limit_per_host=self._per_host,
-                resolver=GuardedResolver(allow_private=self.allow_private, inner=self._resolver),
+                resolver=GuardedResolver(reach=self.reach, inner=self._resolver),
                 ttl_dns_cache=300,
-                socket_factory=None if self.allow_private else guarded_socket,
+                socket_factory=guarded_socket(self.reach),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -213,7 +214,7 @@ class Fetcher:
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         for _hop in range(MAX_REDIRECTS + 1):
-            check_url(current, allow_private=self.allow_private)
+            check_url(current, reach=self.reach)
             seen.add(current)
             state["url"] = current
             first_hop = deadline is None
@@ -242,13 +243,13 @@ class Fetcher:
         return FetchResult("error", url, current, error=f"more than {MAX_REDIRECTS} redirects")
 
     def _check_peer(self, resp: aiohttp.ClientResponse) -> None:
-        """Defence in depth: the socket factory already refused non-public addresses before connecting;
-        check the connected peer once more before reading anything."""
-        if self.allow_private or resp.connection is None or resp.connection.transport is None:
+        """Defence in depth: the socket factory already refused addresses the reach does not allow before
+        connecting; check the connected peer once more before reading anything."""
+        if resp.connection is None or resp.connection.transport is None:
             return
         peer = resp.connection.transport.get_extra_info("peername")
         if peer:
-            problem = address_problem(str(peer[0]))
+            problem = self.reach.problem(str(peer[0]))
             if problem:
                 raise BlockedAddress(f"refused: connected to {problem}")
 
