@@ -71,6 +71,9 @@ class OnceSummary:
         why = _why_not_alerted(self.polls, self.defaults)
         if why:
             out.append(f"  of the new items: {why}")
+        retitled = sum(p.retitled for p in self.polls)
+        if retitled:
+            out.append(f"  {retitled} seen item(s) came back with a new headline and were judged again")
         out += [f"  {p.feed}: {p.error}" for p in bad]
         out += [f"  {p.feed}: {p.error} — `newshound feeds resume {p.feed}` brings it back" for p in paused]
         return out

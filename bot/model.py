@@ -160,6 +160,7 @@ class Alert:
     author: str = ""
     feed_title: str = ""
     item_key: str = ""
+    previous_title: str = ""  # set when the item alerts because its headline changed: the old headline
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

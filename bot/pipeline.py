@@ -12,6 +12,11 @@ The order of decisions for each entry the store has not seen (``decide``):
    naming every rule that fired for it. A story already sent to that destination (same link or same
    headline, from any feed, within a week) is not sent again (``duplicate``, decided by the store).
 5. Nothing fired: ``excluded`` if an exclude term vetoed a rule, else ``no_match``.
+6. An entry the store *has* seen on this feed that comes back with another headline (breaking news is
+   retitled as it develops; spacing does not count) is judged again (``decide_retitled``), unless older
+   than ``max_age``: the rules that fire on the new headline but did not on the old one alert — to a
+   destination that has had no alert for the entry, and not a story sent there within the week. Its
+   stored headline and verdict follow the change. Only polls after a feed's first look for this.
 
 Entries are handled oldest first, so a channel receives a burst in publication order. The whole result is
 written by ``Store.record_poll`` in one transaction, before anything is delivered.
@@ -36,7 +41,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -47,7 +52,7 @@ from bot.match import Matcher, fold
 from bot.model import Entry, FetchResult, ParsedFeed, RuleOutcome, Target
 from bot.rules.durations import format_duration
 from bot.rules.model import Config, Feed
-from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Store, StoreThread
+from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Retitled, Store, StoreThread
 from bot.summarise import summarise
 
 log = logging.getLogger(__name__)
@@ -91,6 +96,9 @@ class PollReport:
     #: How many of the new items got each verdict (``backfill``, ``too_old``, ``excluded``, ``no_match``,
     #: ``alerted``), as decided before the store suppresses duplicates.
     verdicts: dict[str, int] = field(default_factory=dict)
+    #: Seen items that came back with another headline and were judged again (their alerts are counted
+    #: in ``alerts``).
+    retitled: int = 0
 
 
 def dedup_keys(entry: Entry) -> tuple[str, ...]:
@@ -165,6 +173,20 @@ def decide(
         reason = "; ".join(f"{o.rule}: {o.reason()}" for o in near) if near else "no rule matched"
         return NewItem(entry, "no_match", reason, outcomes)
 
+    alerts = _planned_alerts(entry, fired, config, feed, feed_title)
+    reason = "; ".join(f"{o.rule}: {o.reason()}" for o in fired)
+    return NewItem(entry, "alerted" if alerts else "no_match", reason, outcomes, alerts)
+
+
+def _planned_alerts(
+    entry: Entry,
+    fired: list[RuleOutcome],
+    config: Config,
+    feed: Feed,
+    feed_title: str,
+    previous_title: str = "",
+) -> list[PlannedAlert]:
+    """One alert per destination of the rules that fired, each naming every rule that fired there."""
     by_target: dict[Target, list[RuleOutcome]] = {}
     for o in fired:
         target = _target(config, feed, o.rule)
@@ -173,18 +195,58 @@ def decide(
     severities = {r.name: r.severity for r in config.rules}
     mentions = {r.name: r.mention for r in config.rules}
     keys = dedup_keys(entry)
-    alerts = [
+    return [
         PlannedAlert(
             target,
             summarise(
-                entry, group, feed=feed.name, feed_title=feed_title, severities=severities, mentions=mentions
+                entry,
+                group,
+                feed=feed.name,
+                feed_title=feed_title,
+                severities=severities,
+                mentions=mentions,
+                previous_title=previous_title,
             ),
             keys,
         )
         for target, group in by_target.items()
     ]
-    reason = "; ".join(f"{o.rule}: {o.reason()}" for o in fired)
-    return NewItem(entry, "alerted" if alerts else "no_match", reason, outcomes, alerts)
+
+
+def same_headline(a: str, b: str) -> bool:
+    """Whether two headlines are the same but for spacing."""
+    return a.split() == b.split()
+
+
+def decide_retitled(
+    entry: Entry,
+    item_id: int,
+    old_title: str,
+    *,
+    ruleset: Ruleset,
+    feed: Feed,
+    feed_title: str,
+    now: datetime,
+) -> Retitled:
+    """What to do with a seen item that came back with another headline (step 6 of the module
+    docstring): judge it again, and alert for the rules that fire on the new headline but did not on the
+    old one — the news is in the change. Items older than ``max_age`` are not judged again."""
+    head = f"headline changed from {old_title!r}"
+    published = entry.published
+    age = (now - published).total_seconds() if published else None
+    if entry.brief or (age is not None and age > ruleset.config.defaults.max_age):
+        days = f"published {(age or 0) / 86400:.1f} days ago, older than max_age"
+        return Retitled(item_id, entry, old_title, f"{head}; {days}: not judged again")
+    outcomes = ruleset.matcher.match(entry, feed, now)
+    before = replace(entry, title=old_title)
+    fired_before = {o.rule for o in ruleset.matcher.match(before, feed, now) if o.fired}
+    newly = [o for o in outcomes if o.fired and o.rule not in fired_before]
+    if not newly:
+        why = "the rules that fire on it fired on the old headline too" if fired_before else "no rule fires"
+        return Retitled(item_id, entry, old_title, f"{head}; {why}", outcomes)
+    alerts = _planned_alerts(entry, newly, ruleset.config, feed, feed_title, previous_title=old_title)
+    reason = f"{head}; " + "; ".join(f"{o.rule}: {o.reason()}" for o in newly)
+    return Retitled(item_id, entry, old_title, reason, outcomes, alerts)
 
 
 @dataclass(slots=True)
@@ -378,7 +440,7 @@ class Poller:
             outcomes = None  # matched in the worker with the rules replaced meanwhile: match again here
         now_dt = datetime.fromtimestamp(at, UTC)
         first_poll = state.first_polled_at is None
-        fresh, matched = await self._fresh(name, parsed, outcomes)
+        fresh, matched, changed = await self._fresh(name, parsed, outcomes, first_poll)
         defaults = ruleset.config.defaults
         if any(
             e.brief and defaults.silent(e.published, first_poll=first_poll, now=now_dt) is None for e in fresh
@@ -389,7 +451,7 @@ class Poller:
             if parsed.error:
                 return await self._failed(state, interval, parsed.error, fetched.http_status, None, at)
             outcomes = None
-            fresh, matched = await self._fresh(name, parsed, None)
+            fresh, matched, changed = await self._fresh(name, parsed, None, first_poll)
         epoch = datetime.fromtimestamp(0, UTC)
         fresh.sort(key=lambda e: (e.published is None, e.published or epoch))  # oldest first, undated last
         title = parsed.title or state.title or feed.name
@@ -408,11 +470,18 @@ class Poller:
                 for e in fresh
             ]
 
-        if outcomes is not None or not fresh:
+        def decide_changed() -> list[Retitled]:
+            return [
+                decide_retitled(e, item_id, old, ruleset=ruleset, feed=feed, feed_title=title, now=now_dt)
+                for e, item_id, old in changed
+            ]
+
+        retitled: list[Retitled] = []
+        if (outcomes is not None or not fresh) and not changed:
             items = decide_all()  # matched in the parse worker already: cheap
         else:
             # Matching is CPU work: on a thread, so the event loop keeps serving other feeds meanwhile.
-            items = await asyncio.to_thread(decide_all)
+            items, retitled = await asyncio.to_thread(lambda: (decide_all(), decide_changed()))
         times = known + [
             min(e.published.timestamp(), at) if e.published else at
             for e in fresh
@@ -442,18 +511,20 @@ class Poller:
             title=parsed.title or None,
             warning=parsed.warning,
             items=items,
+            retitled=retitled,
             poll_interval=delay,
             ttl_seconds=parsed.ttl_seconds,
             notices=notices,
         )
         outcome = await self.store.run(lambda s: s.record_poll(record))
-        if items:
+        if items or retitled:
             log.info(
-                "feed %s: %d new item(s), %d alert(s)%s",
+                "feed %s: %d new item(s), %d alert(s)%s%s",
                 name,
                 len(items),
                 len(outcome.alert_ids),
                 f", {outcome.duplicates} duplicate(s) suppressed" if outcome.duplicates else "",
+                f", {len(retitled)} seen item(s) with a new headline" if retitled else "",
             )
         return PollReport(
             name,
@@ -464,13 +535,19 @@ class Poller:
             alert_ids=outcome.alert_ids,
             notices=len(notices),
             verdicts=dict(Counter(i.verdict for i in items)),
+            retitled=len(retitled),
         )
 
     async def _fresh(
-        self, name: str, parsed: ParsedFeed, outcomes: list[list[RuleOutcome] | None] | None
-    ) -> tuple[list[Entry], dict[str, list[RuleOutcome] | None]]:
-        """The entries of ``parsed`` the store has not seen on feed ``name`` (the first of each key), and
-        the outcomes computed for them in the worker, by key."""
+        self,
+        name: str,
+        parsed: ParsedFeed,
+        outcomes: list[list[RuleOutcome] | None] | None,
+        first_poll: bool = False,
+    ) -> tuple[list[Entry], dict[str, list[RuleOutcome] | None], list[tuple[Entry, int, str]]]:
+        """The entries of ``parsed`` the store has not seen on feed ``name`` (the first of each key), the
+        outcomes computed for them in the worker, by key, and — after the feed's first poll — the seen
+        entries that came back with another headline: (entry, item id, stored headline)."""
         unique: dict[str, Entry] = {}
         matched: dict[str, list[RuleOutcome] | None] = {}
         for i, e in enumerate(parsed.entries):
@@ -478,8 +555,17 @@ class Poller:
                 unique[e.key] = e
                 if outcomes is not None:
                     matched[e.key] = outcomes[i]
-        unseen = await self.store.run(lambda s: s.unseen(name, list(unique)))
-        return [e for k, e in unique.items() if k in unseen], matched
+        keys = list(unique)
+        if first_poll:
+            unseen = await self.store.run(lambda s: s.unseen(name, keys))
+            return [e for k, e in unique.items() if k in unseen], matched, []
+        known = await self.store.run(lambda s: s.seen_titles(name, keys))
+        retitled = [
+            (e, *known[k])
+            for k, e in unique.items()
+            if k in known and e.title.strip() and not same_headline(e.title, known[k][1])
+        ]
+        return [e for k, e in unique.items() if k not in known], matched, retitled
 
     async def _failed(
         self,

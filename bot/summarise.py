@@ -59,8 +59,10 @@ def summarise(
     feed_title: str = "",
     severities: dict[str, str] | None = None,
     mentions: dict[str, tuple[str, ...]] | None = None,
+    previous_title: str = "",
 ) -> Alert:
-    """One ``Alert`` for ``entry`` from the rules that fired (``outcomes`` with verdict ``matched``)."""
+    """One ``Alert`` for ``entry`` from the rules that fired (``outcomes`` with verdict ``matched``);
+    ``previous_title``: the headline the item had before, when it alerts because that changed."""
     severities = severities or {}
     mentions = mentions or {}
     fired = [o for o in outcomes if o.fired]
@@ -92,4 +94,5 @@ def summarise(
         source=entry.source,
         author=entry.author,
         item_key=entry.key,
+        previous_title=previous_title,
     )

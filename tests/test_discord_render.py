@@ -74,6 +74,21 @@ def test_alert_embed_has_everything_a_reader_needs() -> None:
     validate_message(payload(make_alert()))
 
 
+def test_an_alert_for_a_retitled_item_shows_the_old_headline_escaped() -> None:
+    assert not any(f["name"].startswith("Headline") for f in render_alert(make_alert()).embed["fields"])
+    alert = make_alert(previous_title="**Explosion** at a port @everyone <@123456789012345678>")
+    r = render_alert(alert)
+    (was,) = [f for f in r.embed["fields"] if f["name"] == "Headline updated; it was"]
+    assert was["inline"] is False
+    assert "@everyone" not in unescaped(was["value"]) and "**" not in unescaped(was["value"])
+    assert "Explosion" in was["value"]
+    validate_message(payload(alert))  # raises as Discord would
+    assert Alert.from_json(alert.to_json()).previous_title == alert.previous_title
+    # an alert queued before this field existed still loads
+    older = {k: v for k, v in make_alert().to_json().items() if k != "previous_title"}
+    assert Alert.from_json(older).previous_title == ""
+
+
 def test_colour_follows_severity() -> None:
     colours = {s: render_alert(make_alert(severity=s)).embed["color"] for s in SEVERITY_COLOURS}
     assert colours == SEVERITY_COLOURS

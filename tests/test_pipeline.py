@@ -296,3 +296,120 @@ async def test_a_feed_sharing_its_url_with_a_new_feed_still_judges_its_own_new_i
     assert by_feed["old-wire"].status == "ok" and by_feed["old-wire"].alerts == 1
     assert by_feed["new-wire"].status == "ok" and by_feed["new-wire"].alerts == 0
     assert "Naval update" in app.sink.text  # type: ignore[attr-defined]
+
+
+# -- a seen item that comes back with another headline ----------------------------------------------------
+
+
+async def _poll(app: App) -> tuple[list[str], int]:
+    """One ``once`` on a started app: the alert titles sent, and how many seen items were retitled."""
+    sink: Captured = app.sink  # type: ignore[assignment]
+    before = sink.text
+    summary = await app.once()
+    new_text = sink.text[len(before) :]
+    return [line for line in new_text.splitlines() if line.startswith("[")], sum(
+        p.retitled for p in summary.polls
+    )
+
+
+async def test_a_seen_item_retitled_into_a_match_alerts_once(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    quiet = item(1, "Explosion reported at Syrian port", "Russia's navy has a presence there.")
+    other = item(2, "Markets close higher", "Nothing to see.")
+    feed_host.set("/levant.xml", rss([quiet, other]))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        assert await _poll(app) == ([], 0)  # judged: no rule fires
+        retitled = {**quiet, "title": "Explosion at naval base in Tartus"}
+        feed_host.set("/levant.xml", rss([retitled, other]))
+        sent, changed = await _poll(app)
+        assert changed == 1 and len(sent) == 1 and "Explosion at naval base in Tartus" in sent[0], sent
+        assert "(headline updated; it was: Explosion reported at Syrian port)" in app.sink.text  # type: ignore[attr-defined]
+        # another change that adds nothing a rule did not already fire on: no second alert
+        feed_host.set(
+            "/levant.xml", rss([{**quiet, "title": "Explosion at naval base in Tartus: 3 hurt"}, other])
+        )
+        assert await _poll(app) == ([], 1)
+        # spacing is not a change; a new item beside it is judged as usual
+        feed_host.set(
+            "/levant.xml",
+            rss([{**quiet, "title": " Explosion at naval  base in Tartus: 3 hurt "}, other, item(3, "Rain")]),
+        )
+        assert await _poll(app) == ([], 0)
+    finally:
+        await app.close()
+    db = sqlite3.connect(settings.database)
+    title, verdict, reason = db.execute(
+        "SELECT title, verdict, reason FROM items WHERE key = 'id:urn:test:1'"
+    ).fetchone()
+    assert title == "Explosion at naval base in Tartus: 3 hurt" and verdict == "alerted"
+    assert reason.startswith("headline changed from 'Explosion at naval base in Tartus'; the rules that")
+    assert db.execute("SELECT COUNT(*) FROM alerts").fetchone() == (1,)
+
+
+async def test_retitling_never_floods_what_backfill_and_max_age_kept_quiet(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    relevant = item(1, "Russia keeps ships at Tartus", hours_ago=48)  # older than backfill: recorded quietly
+    dull = item(2, "Quiet day in the port", "Russia says little.", hours_ago=48)
+    ancient = item(3, "Old news from the coast", "Russia was there.", hours_ago=24 * 10)  # beyond max_age
+    feed_host.set("/levant.xml", rss([relevant, dull, ancient]))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        assert await _poll(app) == ([], 0)
+        feed_host.set(
+            "/levant.xml",
+            rss(
+                [
+                    {**relevant, "title": "Russia keeps ships at Tartus, officials say"},  # fired before too
+                    {**dull, "title": "Russia moves ships out of Tartus"},  # the news is in the change
+                    {**ancient, "title": "Old news from Tartus"},
+                ]
+            ),
+        )
+        sent, changed = await _poll(app)
+    finally:
+        await app.close()
+    assert changed == 3
+    assert len(sent) == 1 and "Russia moves ships out of Tartus" in sent[0], sent
+    db = sqlite3.connect(settings.database)
+    reasons = dict(db.execute("SELECT key, reason FROM items").fetchall())
+    assert "fired on the old headline too" in reasons["id:urn:test:1"]
+    assert reasons["id:urn:test:3"].endswith("older than max_age: not judged again")
+    assert db.execute("SELECT title FROM items WHERE key = 'id:urn:test:3'").fetchone() == (
+        "Old news from Tartus",
+    )
+
+
+async def test_a_retitled_item_alerts_only_where_it_has_not_been_sent(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    talks = item(1, "Syria: talks resume in Geneva", "Russia attends.")
+    feed_host.set("/levant.xml", rss([talks]))
+    rules_for(
+        settings,
+        {"levant-wire": feed_host.url("/levant.xml")},
+        f"""
+  - name: syria
+    keywords: [Syria]
+    channel: "{OTHER_CHANNEL}"
+""",
+    )
+    app = make_app()
+    try:
+        await app.start()
+        sent, _ = await _poll(app)
+        assert len(sent) == 1  # syria → the other channel
+        feed_host.set("/levant.xml", rss([{**talks, "title": "Syria: talks resume as Russia leaves Tartus"}]))
+        sent, changed = await _poll(app)
+    finally:
+        await app.close()
+    assert changed == 1 and len(sent) == 1
+    db = sqlite3.connect(settings.database)
+    targets = [r[0] for r in db.execute("SELECT target_key FROM alerts ORDER BY id")]
+    assert targets == [f"channel:{OTHER_CHANNEL}", f"channel:{CHANNEL}"]

@@ -13,6 +13,8 @@ _BAR = "─" * 72
 def render(item: OutboxAlert) -> str:
     a = item.alert
     lines = [_BAR, f"[{a.severity.upper()}] {a.title}"]
+    if a.previous_title:
+        lines.append(f"  (headline updated; it was: {a.previous_title})")
     if a.link:
         lines.append(f"  {a.link}")
     origin = a.feed_title or a.feed

@@ -30,6 +30,7 @@ from bot.store.records import (
     PlannedAlert,
     PollOutcome,
     PollRecord,
+    Retitled,
     fts_query,
     key_hash,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "PollOutcome",
     "PollRecord",
     "Pruned",
+    "Retitled",
     "Store",
     "StoreThread",
     "VacuumError",

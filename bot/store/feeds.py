@@ -14,6 +14,7 @@ from bot.store.records import (
     PlannedAlert,
     PollOutcome,
     PollRecord,
+    Retitled,
     key_hash,
     outcomes_json,
 )
@@ -114,6 +115,26 @@ class Feeds(Notices, Outbox):
             )
             seen.update(r[0] for r in cur.fetchall())
         return {k for h, k in by_hash.items() if h not in seen}
+
+    def seen_titles(self, feed: str, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """For the keys in ``keys`` seen on ``feed``: the item's id and its stored headline (what a later
+        poll compares to notice an item that came back with another headline)."""
+        state = self.feed(feed)
+        if state is None:
+            raise KeyError(f"unknown feed {feed!r}")
+        by_hash = {key_hash(k): k for k in keys}
+        hashes = list(by_hash)
+        out: dict[str, tuple[int, str]] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(
+                f"SELECT key_hash, id, title FROM items WHERE feed_id = ? AND key_hash IN ({marks})",  # noqa: S608
+                [state.id, *chunk],
+            )
+            for h, item_id, title in cur.fetchall():
+                out[by_hash[h]] = (int(item_id), title or "")
+        return out
 
     def record_not_modified(
         self,
@@ -226,6 +247,8 @@ class Feeds(Notices, Outbox):
                 newest_seen = rec.at
                 for planned in kept:
                     alert_ids.append(self._enqueue(item_id, planned, rec.at))
+            for changed in rec.retitled:
+                alert_ids.extend(self._record_retitled(changed, rec.at))
             self.db.execute(
                 "UPDATE feeds SET title = COALESCE(?, title), last_fetch_at = ?, last_ok_at = ?, "
                 "next_poll_at = ?, etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash), "
@@ -256,6 +279,40 @@ class Feeds(Notices, Outbox):
             for notice in rec.notices:
                 self.add_notice(notice, rec.at)
         return PollOutcome(alert_ids, duplicates)
+
+    def _record_retitled(self, changed: Retitled, at: float) -> list[int]:
+        """Store a seen item's new headline and the verdict on it; queue the alerts it earned, but none to
+        a destination that already had one for this item, nor a story sent there within the week."""
+        already = {
+            r[0]
+            for r in self.db.execute("SELECT target_key FROM alerts WHERE item_id = ?", [changed.item_id])
+        }
+        reason = changed.reason
+        kept: list[PlannedAlert] = []
+        for planned in changed.alerts:
+            dup = None if planned.target.key in already else self._duplicate_of(planned, at)
+            if planned.target.key in already or dup is not None:
+                reason = f"{reason}; already sent to {planned.target.key}"
+            else:
+                kept.append(planned)
+        if changed.outcomes is None:
+            self.db.execute(
+                "UPDATE items SET title = ?, reason = ? WHERE id = ?",
+                [changed.entry.title, reason, changed.item_id],
+            )
+        else:
+            self.db.execute(
+                "UPDATE items SET title = ?, reason = ?, outcomes = ?, verdict = CASE WHEN ? THEN 'alerted' "
+                "ELSE verdict END WHERE id = ?",
+                [changed.entry.title, reason, outcomes_json(changed.outcomes), bool(kept), changed.item_id],
+            )
+            for o in changed.outcomes:
+                if o.verdict in ("matched", "excluded", "missing_all"):
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO item_rules (item_id, rule, verdict, at) VALUES (?,?,?,?)",
+                        [changed.item_id, o.rule, o.verdict, at],
+                    )
+        return [self._enqueue(changed.item_id, planned, at) for planned in kept]
 
     # -- feed health -------------------------------------------------------------------------------
     def item_times(self, feed: str, limit: int = 200) -> list[tuple[float | None, float]]:

@@ -98,6 +98,21 @@ class NewItem:
 
 
 @dataclass(slots=True)
+class Retitled:
+    """A seen item that came back with another headline, with the pipeline's decision: its new title is
+    stored; ``outcomes`` is ``None`` when the rules were not consulted (older than ``max_age``), and
+    ``alerts`` are for the rules the new headline made fire (never to a destination that had one for
+    this item already)."""
+
+    item_id: int
+    entry: Entry
+    old_title: str
+    reason: str
+    outcomes: list[RuleOutcome] | None = None
+    alerts: list[PlannedAlert] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class PollRecord:
     """Everything one successful poll of one feed learned, written in one transaction."""
 
@@ -111,6 +126,7 @@ class PollRecord:
     title: str | None = None
     warning: str | None = None
     items: list[NewItem] = field(default_factory=list)
+    retitled: list[Retitled] = field(default_factory=list)
     poll_interval: float | None = None
     ttl_seconds: int | None = None
     notices: list[NoticeDraft] = field(default_factory=list)

@@ -286,6 +286,8 @@ def render_alert(alert: Alert) -> Rendered:
         fields.append(("Author", one_line(alert.author), True, True))
     if when is not None:
         fields.append(("Published", f"<t:{when}:R>", False, True))
+    if alert.previous_title:
+        fields.append(("Headline updated; it was", one_line(alert.previous_title), True, False))
     matched = alert.matched_line
     parts = _Parts(
         title=alert.title or alert.link or "(untitled)",
