@@ -82,6 +82,9 @@ class FetchResult:
     error: str | None = None
     retry_after: float | None = None
     elapsed: float = 0.0
+    #: Where the URL says the feed has moved for good: the target of its leading permanent redirects
+    #: (301, 308), when there were any.
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -402,7 +402,7 @@ class Poller:
             )
         rows = await self.store.run(lambda s: s.item_times(name))
         known = cadence.item_times(rows, state.first_polled_at, at)
-        notices = self._recovered(state, at)
+        notices = self._recovered(state, at) + self._moved(feed, fetched)
 
         body_hash = hashlib.blake2b(fetched.body, digest_size=16).hexdigest()
         if fetched.status == "not_modified" or body_hash == state.body_hash:
@@ -662,6 +662,22 @@ class Poller:
                 "so items published and pushed out in between were missed (or the feed gave its items new "
                 f"ids). {remedy}",
                 name,
+            )
+        ]
+
+    @staticmethod
+    def _moved(feed: Feed, fetched: FetchResult) -> list[NoticeDraft]:
+        """One notice per new address when the feed's URL redirects permanently (301, 308) elsewhere."""
+        if not fetched.moved_to:
+            return []
+        return [
+            NoticeDraft(
+                f"moved:{feed.name}:{fetched.moved_to}",
+                "moved",
+                f"Feed {feed.name} has moved: {feed.url} redirects permanently to {fetched.moved_to}. "
+                "Newshound follows the redirect on every poll; to poll the new address directly, change "
+                "the feed's url in keywords.yaml.",
+                feed.name,
             )
         ]
 

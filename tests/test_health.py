@@ -503,3 +503,43 @@ async def test_the_failing_notice_comes_a_day_after_the_first_failure_not_a_back
         assert sink.admin[0].startswith("Feed bad has been failing for 1 day")
     finally:
         await app.close()
+
+
+async def test_a_feed_that_moved_for_good_is_followed_and_reported_once(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    clock = Clock()
+    feed_host.set("/new.xml", rss(items(clock, 2, 1)))
+    feed_host.set("/old.xml", status=301, headers={"Location": "/new.xml"}, etag=False)
+    feed_host.set("/hop.xml", status=308, headers={"Location": feed_host.url("/old.xml")}, etag=False)
+    feed_host.set("/temp.xml", status=302, headers={"Location": "/old.xml"}, etag=False)
+    setup_rules(
+        settings,
+        [
+            ("moved", feed_host.url("/old.xml"), "10m"),
+            ("moved-twice", feed_host.url("/hop.xml"), "10m"),
+            ("borrowed", feed_host.url("/temp.xml"), "10m"),  # a temporary redirect first: not a move
+        ],
+    )
+    app = make_app(clock=clock)
+    try:
+        await app.start()
+        first = await app.once()
+        clock.advance(HOUR)
+        feed_host.set("/new.xml", rss(items(clock, 3, 1)))
+        again = await app.once()
+        states = {n: await health(app, n) for n in ("moved", "moved-twice", "borrowed")}
+    finally:
+        await app.close()
+    assert all(p.status == "ok" for p in first.polls + again.polls)
+    assert all(s.status == "ok" for s in states.values())
+    admin: list[str] = app.sink.admin  # type: ignore[attr-defined]
+    new = feed_host.url("/new.xml")
+    assert sorted(admin) == [
+        f"Feed moved has moved: {feed_host.url('/old.xml')} redirects permanently to {new}. Newshound "
+        "follows the redirect on every poll; to poll the new address directly, change the feed's url in "
+        "keywords.yaml.",
+        f"Feed moved-twice has moved: {feed_host.url('/hop.xml')} redirects permanently to {new}. "
+        "Newshound follows the redirect on every poll; to poll the new address directly, change the "
+        "feed's url in keywords.yaml.",
+    ]

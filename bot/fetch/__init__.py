@@ -44,6 +44,7 @@ ACCEPT = (
 MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 _REDIRECTS = (301, 302, 303, 307, 308)
+_PERMANENT = (301, 308)
 
 
 class HostLimiter:
@@ -211,6 +212,8 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         current = url
         seen: set[str] = set()
+        moved: str | None = None  # where the leading run of permanent redirects (301, 308) points
+        permanent = True
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         for _hop in range(MAX_REDIRECTS + 1):
@@ -229,10 +232,15 @@ class Fetcher:
                     ):
                         self._check_peer(resp)
                         if resp.status not in _REDIRECTS:
-                            return await self._finish(url, current, resp, etag, last_modified)
+                            result = await self._finish(url, current, resp, etag, last_modified)
+                            result.moved_to = moved
+                            return result
                         nxt, problem = _next_hop(current, resp)
                         if problem:
                             return FetchResult("error", url, current, resp.status, error=problem)
+                        permanent = permanent and resp.status in _PERMANENT
+                        if permanent:
+                            moved = nxt
             except HostBusy:
                 if first_hop:
                     raise
