@@ -3,7 +3,8 @@ poll's result written in one transaction (items, verdicts, alerts, notices, feed
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from bot.model import STORED_TEXT
 from bot.store.notices import Notices
@@ -100,41 +101,33 @@ class Feeds(Notices, Outbox):
 
     def unseen(self, feed: str, keys: Sequence[str]) -> set[str]:
         """The keys in ``keys`` never seen on ``feed``: the store returns only new entries."""
-        state = self.feed(feed)
-        if state is None:
-            raise KeyError(f"unknown feed {feed!r}")
-        by_hash = {key_hash(k): k for k in keys}
-        seen: set[int] = set()
-        hashes = list(by_hash)
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            cur = self.db.execute(
-                f"SELECT key_hash FROM items WHERE feed_id = ? AND key_hash IN ({marks})",  # noqa: S608
-                [state.id, *chunk],
-            )
-            seen.update(r[0] for r in cur.fetchall())
-        return {k for h, k in by_hash.items() if h not in seen}
+        seen = {k for k, _ in self._seen_rows(feed, keys, "")}
+        return {k for k in keys if k not in seen}
 
     def seen_titles(self, feed: str, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
         """For the keys in ``keys`` seen on ``feed``: the item's id and its stored headline (what a later
         poll compares to notice an item that came back with another headline)."""
+        return {k: (int(row[0]), row[1] or "") for k, row in self._seen_rows(feed, keys, ", id, title")}
+
+    def _seen_rows(
+        self, feed: str, keys: Sequence[str], columns: str
+    ) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """(key, the row's ``columns``) for each key in ``keys`` seen on ``feed``, 500 keys a query (the
+        index on feed and key hash answers ``unseen`` without reading the table)."""
         state = self.feed(feed)
         if state is None:
             raise KeyError(f"unknown feed {feed!r}")
         by_hash = {key_hash(k): k for k in keys}
         hashes = list(by_hash)
-        out: dict[str, tuple[int, str]] = {}
         for i in range(0, len(hashes), 500):
             chunk = hashes[i : i + 500]
             marks = ",".join("?" * len(chunk))
             cur = self.db.execute(
-                f"SELECT key_hash, id, title FROM items WHERE feed_id = ? AND key_hash IN ({marks})",  # noqa: S608
+                f"SELECT key_hash{columns} FROM items WHERE feed_id = ? AND key_hash IN ({marks})",  # noqa: S608
                 [state.id, *chunk],
             )
-            for h, item_id, title in cur.fetchall():
-                out[by_hash[h]] = (int(item_id), title or "")
-        return out
+            for row in cur.fetchall():
+                yield by_hash[row[0]], tuple(row[1:])
 
     def record_not_modified(
         self,
