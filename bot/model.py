@@ -14,6 +14,8 @@ from typing import Any, Literal
 ENTRY_FIELDS: tuple[str, ...] = ("title", "summary", "content", "link", "author", "source", "tags")
 #: Characters of an item's text (its summary, else its content) the store keeps, for search and ``/why``.
 STORED_TEXT = 2000
+#: How the stored reason of an item judged again for a new headline begins (``/why`` shows it apart).
+RETITLED = "headline changed from "
 
 
 @dataclass(slots=True)

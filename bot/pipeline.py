@@ -49,7 +49,7 @@ from bot import cadence
 from bot.fetch import Fetcher
 from bot.identity import normalise_link
 from bot.match import Matcher, fold
-from bot.model import Entry, FetchResult, ParsedFeed, RuleOutcome, Target
+from bot.model import RETITLED, Entry, FetchResult, ParsedFeed, RuleOutcome, Target
 from bot.rules.durations import format_duration
 from bot.rules.model import Config, Feed
 from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Retitled, Store, StoreThread
@@ -231,7 +231,7 @@ def decide_retitled(
     """What to do with a seen item that came back with another headline (step 6 of the module
     docstring): judge it again, and alert for the rules that fire on the new headline but did not on the
     old one — the news is in the change. Items older than ``max_age`` are not judged again."""
-    head = f"headline changed from {old_title!r}"
+    head = f"{RETITLED}{old_title!r}"
     published = entry.published
     age = (now - published).total_seconds() if published else None
     if entry.brief or (age is not None and age > ruleset.config.defaults.max_age):

@@ -202,6 +202,37 @@ async def test_why_tells_when_seen_which_rules_where_it_went_and_delivery(rig: S
     assert "**broken**" in unknown.text  # a failing feed is named as a possible reason
 
 
+async def test_a_retitled_item_alerts_in_discord_with_its_old_headline_and_why_says_so(
+    rig: SlashRig, feed_host: FeedHost
+) -> None:
+    quiet = {
+        "title": "Explosion reported at a Syrian port",
+        "link": "https://news.example/developing/1",
+        "guid": "urn:developing:1",
+        "description": "Details are scarce.",
+        "published": now() - timedelta(minutes=5),
+    }
+    feed_host.set("/wire.xml", rss([quiet], title="Levant Wire"))
+    await rig.poll()
+    before = len(rig.fake.channel_messages(ALERTS))
+    feed_host.set(
+        "/wire.xml", rss([{**quiet, "title": "Explosion at the naval base in Tartus"}], title="Levant Wire")
+    )
+    await rig.poll()
+    sent = rig.fake.channel_messages(ALERTS)[before:]
+    assert len(sent) == 1
+    embed = sent[0]["embeds"][0]
+    assert embed["title"] == "Explosion at the naval base in Tartus"
+    assert {
+        "name": "Headline updated; it was",
+        "value": "Explosion reported at a Syrian port",
+        "inline": False,
+    } in (embed["fields"])
+    text = (await rig.ask("why", {"link": "https://news.example/developing/1"}, user=MEMBER)).text
+    assert "Verdict: ✅ alerted" in text
+    assert "Headline updated: 'Explosion reported at a Syrian port'; bases: matched 'Tartus' in title" in text
+
+
 async def test_why_on_an_item_recorded_for_its_age_says_the_rules_were_not_asked(
     rig: SlashRig, feed_host: FeedHost
 ) -> None:

@@ -36,7 +36,7 @@ from bot.commands.text import (
 )
 from bot.markup import SEVERITY_COLOURS, one_line, safe_url, trim
 from bot.markup import escape_markdown as escape
-from bot.model import Entry, Hit, RuleOutcome
+from bot.model import RETITLED, Entry, Hit, RuleOutcome
 from bot.rules.durations import format_duration
 from bot.rules.model import Config, Rule
 from bot.store import fts_query
@@ -461,9 +461,12 @@ async def why(ctx: Context, link_or_guid: str) -> Reply:
             f"**{escape(str(row.get('feed')))}**{published}."
         )
         shown = VERDICTS.get(verdict, verdict)
-        if verdict in ("backfill", "too_old", "duplicate"):  # decided before or after the rules: say why
-            shown += f" — {plain(row.get('reason'), 700)}"
+        reason = str(row.get("reason") or "")
+        if verdict in ("backfill", "too_old", "duplicate") and not reason.startswith(RETITLED):
+            shown += f" — {plain(reason, 700)}"  # decided before or after the rules: say why
         embed.add("Verdict", shown)
+        if reason.startswith(RETITLED):  # judged again when its headline changed (pipeline step 6)
+            embed.add("Headline updated", plain(reason.removeprefix(RETITLED), 700))
         pruned = row.get("pruned_at") is not None
         judged = row.get("outcomes") is not None  # None: recorded silently before the rules were asked
         outcomes = row.get("outcomes") or []
