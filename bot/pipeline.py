@@ -589,6 +589,18 @@ class Poller:
         )
         stage = cadence.escalation(since, at)
         notices: list[NoticeDraft] = []
+        if http_status == 410:  # the publisher says so: no need to wait a day to tell someone
+            notices.append(
+                NoticeDraft(
+                    f"gone:{name}:{since:.0f}",
+                    "gone",
+                    f"Feed {name} is gone: its server answers HTTP 410 Gone, which means the feed was "
+                    "removed for good. Newshound keeps retrying, less and less often, and pauses it after "
+                    f"{cadence.span(cadence.PAUSE_AFTER)}; remove it from keywords.yaml, or give it the "
+                    "feed's new address.",
+                    name,
+                )
+            )
         if stage != "none":
             notices.append(
                 NoticeDraft(

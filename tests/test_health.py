@@ -543,3 +543,30 @@ async def test_a_feed_that_moved_for_good_is_followed_and_reported_once(
         "Newshound follows the redirect on every poll; to poll the new address directly, change the "
         "feed's url in keywords.yaml.",
     ]
+
+
+async def test_a_feed_answering_410_gone_is_reported_at_once_not_a_day_later(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    clock = Clock()
+    feed_host.set("/gone.xml", "", status=410)
+    feed_host.set("/down.xml", "", status=503)
+    setup_rules(
+        settings, [("gone", feed_host.url("/gone.xml"), "10m"), ("down", feed_host.url("/down.xml"), "10m")]
+    )
+    app = make_app(clock=clock)
+    try:
+        await app.start()
+        await app.once()
+        clock.advance(HOUR)
+        await app.once()
+        gone = await health(app, "gone")
+    finally:
+        await app.close()
+    admin: list[str] = app.sink.admin  # type: ignore[attr-defined]
+    assert admin == [
+        "Feed gone is gone: its server answers HTTP 410 Gone, which means the feed was removed for good. "
+        "Newshound keeps retrying, less and less often, and pauses it after 7 days; remove it from "
+        "keywords.yaml, or give it the feed's new address."
+    ]  # once, and nothing yet for the feed that is merely down
+    assert gone.status == "degraded" and gone.last_error == "HTTP 410 Gone"
