@@ -194,3 +194,13 @@ def test_characters_beyond_the_bmp_are_blanked_exactly_as_the_class_says(text: s
 
     folded = fold(text + "é")  # not ASCII: the general path
     assert _blank(folded) == _astral_sep_re().sub(" ", _sep_re().sub(" ", folded))
+
+
+def test_a_lone_surrogate_is_not_taken_for_a_character_beyond_the_bmp() -> None:
+    """JSON feeds can carry lone surrogates (``"\\ud83d"``): the astral check must neither fail on them
+    nor count them."""
+    from bot.rules.text import _blank, _has_astral
+
+    assert not _has_astral("Tart\u00fbs \ud83d")
+    assert _has_astral("Tart\u00fbs \U0001f600")
+    assert _blank(fold("Tart\u00fbs, \ud83d!")) == "tartus  \ud83d "

