@@ -114,15 +114,7 @@ def _judged(addr: IPAddress) -> tuple[IPAddress, str | None]:
 
 def address_problem(ip: str) -> str | None:
     """Why ``ip`` is not a public address, or None if it is."""
-    addr = parse_ip(ip)
-    if addr is None:
-        return f"{ip!r} is not an IP address"
-    judged, kind = _judged(addr)
-    if kind is None:
-        return None
-    if judged is not addr:
-        return f"{addr} embeds {_words(str(judged), kind)}"
-    return _words(str(addr), kind)
+    return _PUBLIC_ONLY.problem(ip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,18 +133,19 @@ class Reach:
 
     def problem(self, ip: str) -> str | None:
         """Why feeds may not reach ``ip``, or None when they may."""
-        problem = address_problem(ip)
-        if problem is None:
-            return None
         addr = parse_ip(ip)
         if addr is None:
-            return problem
+            return f"{ip!r} is not an IP address"
         judged, kind = _judged(addr)
+        if kind is None:
+            return None  # public
         if any(a in n for n in self.networks for a in (addr, judged)):
             return None
         if self.private and kind in _INTRANET_KINDS:
             return None
-        return problem
+        if judged is not addr:
+            return f"{addr} embeds {_words(str(judged), kind)}"
+        return _words(str(addr), kind)
 
     def hint(self, ip: str) -> str:
         """How to let the refused address ``ip`` through, for error messages."""
@@ -167,6 +160,9 @@ class Reach:
         if self.public_only:
             return "0"
         return "1" if self.private else ",".join(str(n) for n in self.networks)
+
+
+_PUBLIC_ONLY = Reach()
 
 
 def parse_reach(value: str | bool | None) -> Reach:

@@ -283,8 +283,7 @@ class Feeds(Notices, Outbox):
         reason = changed.reason
         kept: list[PlannedAlert] = []
         for planned in changed.alerts:
-            dup = None if planned.target.key in already else self._duplicate_of(planned, at)
-            if planned.target.key in already or dup is not None:
+            if planned.target.key in already or self._duplicate_of(planned, at) is not None:
                 reason = f"{reason}; already sent to {planned.target.key}"
             else:
                 kept.append(planned)
