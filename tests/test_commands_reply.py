@@ -37,6 +37,41 @@ def test_many_big_embeds_fit_6000_characters_together() -> None:
         assert all(len(f["name"]) <= 256 and len(f["value"]) <= 1024 for f in e.get("fields", []))
 
 
+def test_a_page_too_big_for_one_embed_keeps_every_field_and_every_link_whole() -> None:
+    # A page of eight search results with ~190-character headlines, long snippets and Google-News-sized
+    # links: about 6,600 characters. Every result must stay on its page (no other page shows it).
+    e = Embed(title="Search: tartus", description="Newest first.", footer="20 items · page 1/2")
+    links = []
+    for i in range(8):
+        url = f"https://news.example/rss/articles/CBMi{'x' * 280}{i}?oc=5"
+        links.append(f"[Open the article]({url})")
+        header = f"**Levant Wire** · <t:{1_700_000_000 + i}:R> · ✅ alerted"
+        value = "\n".join([header, "Satellite images show " * 9, links[-1]])
+        e.add(f"Item {i:02d}: " + "Russian vessels leave Tartus " * 6, value)
+    assert e.size() > EMBED_TOTAL_LIMIT
+    out = Reply(embeds=[e]).fitted_embeds()
+    assert len(out) == 1 and size(out[0]) <= EMBED_TOTAL_LIMIT
+    fields = out[0]["fields"]
+    assert [f["name"][:7] for f in fields] == [f"Item {i:02d}" for i in range(8)]
+    for f, whole in zip(fields, links, strict=True):
+        assert f["value"].startswith("**Levant Wire**")
+        assert f["value"].endswith(whole)  # the link line is kept whole: the snippet gave way
+        assert "…" in f["value"]
+
+
+def test_a_field_value_gives_way_line_by_line_and_drops_a_link_rather_than_break_it() -> None:
+    from bot.commands.reply import _shrink
+
+    link = "[Open](https://x.example/" + "a" * 200 + ")"
+    value = "header line that is fairly long\n" + "snippet " * 30 + "\n" + link
+    out = _shrink(value, 300)
+    assert len(out) <= 300 and out.startswith("header line") and out.endswith(")") and "…" in out
+    out = _shrink(value, 270)  # the snippet goes before the link
+    assert out.startswith("header line") and out.endswith(")") and "snippet" not in out
+    out = _shrink(value, 150)  # the link alone is longer: it goes, whole, and the rest is cut
+    assert len(out) <= 150 and "](" not in out and out.startswith("header line")
+
+
 def test_trim_cuts_at_a_word_with_an_ellipsis() -> None:
     assert trim("alpha beta gamma delta", 15) == "alpha beta…"
     assert trim("short", 10) == "short"

@@ -92,6 +92,41 @@ async def test_page_buttons_still_work_after_a_restart(rig: SlashRig, tmp_path: 
         await stop_rig(again)
 
 
+async def test_long_results_are_shortened_not_dropped_so_every_page_shows_them_all(
+    rig: SlashRig, feed_host: FeedHost
+) -> None:
+    # Google-News-sized links and long headlines: a page of them is over Discord's 6,000 characters.
+    feed_host.set(
+        "/wire.xml",
+        rss(
+            [
+                {
+                    "title": f"Item {i:02d}: Russian navy vessels leave the port of Tartus as imagery shows "
+                    f"more activity near Khmeimim air base (analysis, update) - Levant Daily Wire {i}",
+                    "link": f"https://news.example/rss/articles/CBMi{'x' * 280}{i}?oc=5",
+                    "guid": f"urn:long:{i}",
+                    "description": "Satellite images show three frigates leaving Tartus; analysts say it is "
+                    "the largest movement since 2015. " * 2,
+                    "published": now() - timedelta(minutes=5 + i),
+                }
+                for i in range(20)
+            ]
+        ),
+    )
+    await rig.poll()
+    shown: list[str] = []
+    answer = await rig.ask("search", {"query": "tartus"}, user=MEMBER)
+    while True:
+        shown += [f["name"][:7] for f in answer.data["embeds"][0]["fields"]]
+        if "page 3/3" in answer.text:
+            break
+        answer = await rig.click(answer, "Next", user=MEMBER)
+    assert sorted(shown) == [f"Item {i:02d}" for i in range(20)]
+    latest = await rig.ask("latest", {"count": 10}, user=MEMBER)
+    assert len(latest.data["embeds"][0]["fields"]) == 10
+    assert rig.fake.rejected == []
+
+
 async def test_search_filters_by_rule_and_days_and_says_when_nothing_matches(rig: SlashRig) -> None:
     await rig.poll()
     by_rule = await rig.ask("search", {"query": "tartus", "rule": "bases", "days": 1}, user=MEMBER)

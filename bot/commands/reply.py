@@ -54,8 +54,9 @@ class Embed:
         return self
 
     def fitted(self) -> Embed:
-        """A copy within every Discord limit: each part trimmed, at most 25 fields, 6,000 in total
-        (the description is shortened first, then the last fields are dropped)."""
+        """A copy within every Discord limit: each part trimmed, at most 25 fields, 6,000 in total (the
+        description is shortened first, then the longest field values, so every field stays; only when
+        even that cannot fit are the last fields dropped)."""
         fields = [
             Field(
                 trim(f.name.strip() or "\u200b", FIELD_NAME_LIMIT),
@@ -78,7 +79,10 @@ class Embed:
             keep = max(0, len(out.description) - excess)
             out.description = trim(out.description, keep) if keep > 1 else ""
             excess = out.size() - EMBED_TOTAL_LIMIT
-        while excess > 0 and out.fields:
+        if excess > 0:
+            _share_fields(out.fields, excess)
+            excess = out.size() - EMBED_TOTAL_LIMIT
+        while excess > 0 and out.fields:  # only when even the fair shares cannot fit
             out.fields.pop()
             excess = out.size() - EMBED_TOTAL_LIMIT
         return out
@@ -109,6 +113,52 @@ class Embed:
         if e.image:
             data["image"] = {"url": e.image}
         return data
+
+
+#: A field value is never shortened below this to make room for others (below it, fields are dropped).
+FIELD_VALUE_FLOOR = 120
+#: A line of a field value is never cut shorter than this (shorter lines are dropped whole instead).
+LINE_FLOOR = 40
+
+
+def _share_fields(fields: list[Field], excess: int) -> None:
+    """Shorten the longest field values, in place, until ``excess`` characters are gone, so that every
+    field of a page stays (a page of results never silently loses one): the values get a common cap, the
+    largest that fits (never below ``FIELD_VALUE_FLOOR``)."""
+    lengths = sorted((len(f.value) for f in fields), reverse=True)
+    budget = sum(lengths) - excess
+    cap = 0
+    for i in range(len(lengths)):  # water-filling: the i + 1 longest values are capped
+        rest = sum(lengths[i + 1 :])
+        cap = (budget - rest) // (i + 1)
+        if cap >= (lengths[i + 1] if i + 1 < len(lengths) else 0):
+            break
+    cap = max(cap, FIELD_VALUE_FLOOR)
+    for f in fields:
+        if len(f.value) > cap:
+            f.value = _shrink(f.value, cap)
+
+
+def _shrink(value: str, cap: int) -> str:
+    """``value`` in at most ``cap`` characters, line by line: the longest plain line is cut at a word
+    boundary first; a line holding a markdown link (``[text](url)``) is never cut, so no link is left
+    broken. When no line can be cut further, whole lines go: text lines after the first, then links."""
+    lines = value.split("\n")
+
+    def size() -> int:
+        return sum(map(len, lines)) + len(lines) - 1
+
+    while size() > cap:
+        cuttable = [i for i, line in enumerate(lines) if "](" not in line and len(line) > LINE_FLOOR]
+        if cuttable:
+            i = max(cuttable, key=lambda i: len(lines[i]))
+            lines[i] = trim(lines[i], max(LINE_FLOOR, len(lines[i]) - (size() - cap)))
+        elif len(lines) > 1:  # a line of text goes before a link, the first line last
+            plain = [i for i, line in enumerate(lines) if i and "](" not in line]
+            lines.pop(plain[-1] if plain else -1)
+        else:
+            return trim(value, cap)
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
