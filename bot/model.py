@@ -6,6 +6,7 @@ stage needs to import another stage's internals. Nothing here does I/O.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -205,9 +206,13 @@ class Target:
     def key(self) -> str:
         """A stable, loggable name: ``channel:<id>`` or ``webhook:<id>`` (never the webhook token)."""
         if self.webhook:
-            parts = self.webhook.rstrip("/").split("/")
-            return f"webhook:{parts[-2] if len(parts) >= 2 else '?'}"
+            found = _WEBHOOK_ID.search(self.webhook)
+            return f"webhook:{found.group(1) if found else '?'}"
         return f"channel:{self.channel}"
+
+
+#: The id in a webhook URL (``…/webhooks/ID/TOKEN``): what names the webhook, never the token after it.
+_WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

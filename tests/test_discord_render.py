@@ -240,6 +240,9 @@ def test_webhook_username_rules() -> None:
     assert webhook_username("everyone") is None
     assert webhook_username("x" * 200) == "x" * 80
     assert webhook_username(None) is None
+    # Removing the word once could leave it whole again.
+    assert webhook_username("Discdiscordord Watch") == "Watch"
+    assert webhook_username("CLCLYDEYDE") is None
 
 
 def test_admin_notice_pings_no_one() -> None:

@@ -289,6 +289,29 @@ def test_webhook_urls_are_never_echoed() -> None:
     assert all("SECRET" not in p for p in found)
 
 
+def test_a_webhook_url_with_anything_after_the_token_is_refused_and_a_key_never_shows_a_token() -> None:
+    from bot.model import Target
+
+    # Discord shows these Slack- and GitHub-compatible forms too; their payloads are not Discord's, and
+    # a name taken from the second-to-last part of the path would have been the token.
+    for suffix in ("/slack", "/github", "/x/y"):
+        secret = f"https://discord.com/api/webhooks/123456789012345678/SECRET-token{suffix}"
+        found = problems(
+            f"""
+            version: 1
+            defaults:
+              webhook: "{secret}"
+            rules: []
+            """
+        )
+        assert len(found) == 1 and "must be a Discord webhook URL" in found[0], found
+        assert "SECRET" not in found[0]
+        assert Target(webhook=secret).key == "webhook:123456789012345678"
+    url = "https://discord.com/api/v10/webhooks/123456789012345678/SECRET-token/"
+    config = parse_rules(f'version: 1\ndefaults:\n  webhook: "{url}"\nrules: []\n', "k.yaml")
+    assert config.defaults.webhook == url
+
+
 def test_all_problems_are_reported_at_once() -> None:
     found = rule_problems(
         """

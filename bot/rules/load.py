@@ -49,7 +49,9 @@ RULE_KEYS = (
 )
 SNOWFLAKE = re.compile(r"[1-9]\d{16,19}", re.ASCII)
 NAME = re.compile(r"[^\s:][^\n\r\t]{0,63}")
-WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/\d+/[\w-]+/?", re.ASCII)
+#: A webhook URL's path ends in ``/api[/vN]/webhooks/ID/TOKEN`` (nothing after: ``/slack`` and ``/github``
+#: are other APIs, whose payloads differ).
+WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/\d+/[\w-]+/?\Z", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

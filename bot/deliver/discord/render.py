@@ -168,14 +168,17 @@ def mention_content(roles: Sequence[int], limit: int = CONTENT_LIMIT) -> tuple[s
     return text, tuple(kept)
 
 
+_WEBHOOK_REFUSED = re.compile("discord|clyde", re.IGNORECASE)
+
+
 def webhook_username(name: str | None) -> str | None:
     """A name Discord accepts for a webhook message (1–80 chars, no "discord"/"clyde"), or None."""
     if not name:
         return None
-    text = one_line(name)
-    for word in ("discord", "clyde"):
-        text = re.sub(word, "", text, flags=re.IGNORECASE)
-    text = clean(text)[:WEBHOOK_NAME_LIMIT].strip()
+    text, before = clean(one_line(name)), None
+    while text != before:  # until none is left: removing one can join the letters of another ("Discdiscordord")
+        before, text = text, clean(_WEBHOOK_REFUSED.sub("", text))
+    text = text[:WEBHOOK_NAME_LIMIT].strip()
     if not text or text.casefold() in ("everyone", "here"):
         return None
     return text
