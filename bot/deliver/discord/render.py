@@ -176,7 +176,7 @@ def webhook_username(name: str | None) -> str | None:
     if not name:
         return None
     text, before = clean(one_line(name)), None
-    while text != before:  # until none is left: removing one can join the letters of another ("Discdiscordord")
+    while text != before:  # until none is left: a removal can join another ("Discdiscordord")
         before, text = text, clean(_WEBHOOK_REFUSED.sub("", text))
     text = text[:WEBHOOK_NAME_LIMIT].strip()
     if not text or text.casefold() in ("everyone", "here"):
