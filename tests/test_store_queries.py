@@ -126,6 +126,34 @@ def test_why_finds_item_by_link_guid_or_tracking_variant(store: Store) -> None:
     [tracked] = store.why("https://n.example/3?utm_source=x&id=7")
     assert tracked["title"] == "Weather in Tartus"
     assert store.why("https://elsewhere.example/") == []
+    # A #fragment is not part of the link either, with or without a query.
+    [fragment] = store.why("https://n.example/2#comments")
+    assert fragment["title"] == "Tartus festival opens"
+    assert store.why("https://n.example/3?id=7&utm_medium=rss#top")[0]["title"] == "Weather in Tartus"
+
+
+def test_why_finds_an_item_among_many_links_that_differ_only_in_their_query(tmp_path: Path) -> None:
+    s = Store(tmp_path / "nh.db")
+    s.sync_feeds([("wire", "https://example.org/rss")], now=0.0)
+    items = [
+        NewItem(
+            Entry(
+                key=f"id:urn:story:{i}",
+                title=f"Story {i}",
+                link=f"https://n.example/story.php?id={i}&utm_source=rss",
+            ),
+            "no_match",
+            "",
+            [],
+            [],
+        )
+        for i in range(120)
+    ]
+    s.record_poll(PollRecord(feed="wire", at=T0, next_poll_at=T0 + 60, items=items))
+    for i in (0, 50, 119):  # the oldest are as findable as the newest
+        [found] = s.why(f"https://n.example/story.php?id={i}")
+        assert found["title"] == f"Story {i}"
+    assert s.why("https://n.example/story.php?id=120") == []
 
 
 def test_trend_counts_every_day(store: Store) -> None:

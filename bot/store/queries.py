@@ -119,14 +119,23 @@ class Queries(Outbox):
             [*sorted(keys), ref, limit],
         )
         if not rows and ref.startswith(("http://", "https://")):
+            # The same link with other tracking parameters or another #fragment: every stored link that
+            # starts like it (up to its query) is normalised and compared, newest first, until enough.
             norm = normalise_link(ref)
-            candidates = self._rows(
+            prefix = ref.split("#", 1)[0].split("?", 1)[0]
+            cur = self.db.execute(
                 "SELECT items.*, feeds.name AS feed, feeds.url AS feed_url FROM items "
-                "JOIN feeds ON feeds.id = items.feed_id WHERE items.link LIKE ? "
-                "ORDER BY items.id DESC LIMIT 50",
-                [ref.split("?", 1)[0] + "%"],
+                "JOIN feeds ON feeds.id = items.feed_id WHERE substr(items.link, 1, ?) = ? "
+                "ORDER BY items.id DESC",
+                [len(prefix), prefix],
             )
-            rows = [r for r in candidates if r["link"] and normalise_link(r["link"]) == norm][:limit]
+            cols = [c[0] for c in cur.description]
+            for row in cur:
+                r = dict(zip(cols, row, strict=True))
+                if r["link"] and normalise_link(r["link"]) == norm:
+                    rows.append(r)
+                    if len(rows) == limit:
+                        break
         for r in rows:
             r["outcomes"] = None if r["outcomes"] is None else json.loads(r["outcomes"] or "[]")
             r["alerts"] = self._rows(
