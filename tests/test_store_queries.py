@@ -112,6 +112,9 @@ def test_latest_alerts_by_rule(store: Store) -> None:
         and row["feed"] == "wire"
     )
     assert store.latest_alerts(rule="nope") == []
+    # Exactly the name: not a LIKE pattern (`_`, `%`), not another case.
+    assert store.latest_alerts(rule="base_") == [] and store.latest_alerts(rule="b%") == []
+    assert store.latest_alerts(rule="BASES") == []
 
 
 def test_why_finds_item_by_link_guid_or_tracking_variant(store: Store) -> None:

@@ -95,8 +95,9 @@ class Queries(Outbox):
         """The most recent alerts (any status), newest first, optionally for one rule."""
         where, params = "", []
         if rule:
-            where = "WHERE (',' || alerts.rules || ',') LIKE ?"
-            params.append(f"%,{rule},%")
+            # Exactly that name (LIKE would take `_` and `%` in it for wildcards, and ignore case).
+            where = "WHERE instr(',' || alerts.rules || ',', ?) > 0"
+            params.append(f",{rule},")
         return self._rows(
             "SELECT alerts.id, alerts.status, alerts.target_key, alerts.rules, alerts.severity, "  # noqa: S608
             "alerts.created_at, alerts.sent_at, alerts.message_id, alerts.error, items.title, items.link, "
