@@ -164,6 +164,15 @@ def test_add_rule_goes_after_the_last_rule_before_trailing_comments(rules_file: 
     assert rule is not None and rule.paused_until == datetime(2026, 3, 1, 9, tzinfo=UTC)
 
 
+def test_terms_that_yaml_would_misread_unquoted_are_written_quoted(rules_file: Path) -> None:
+    # In a flow list a bare `?q` starts a mapping, and a NEL character (U+0085) is a line break.
+    odd = ["?q", "? war", "Tartus", "c\x85d"]
+    change = add_rule(rules_file, {"name": "odd", "keywords": odd, "description": "why? \x85 because"})
+    rule = change.config.rule("odd")
+    assert rule is not None and list(rule.keywords) == odd and rule.description == "why? \x85 because"
+    assert load_rules(rules_file).rule("odd") == rule  # what is on disk reads back the same
+
+
 def test_remove_rule_takes_only_its_own_lines(rules_file: Path) -> None:
     change = remove_rule(rules_file, "ports")
     removed, added = changed_lines(ADMIN_FILE, rules_file.read_text(encoding="utf-8"))

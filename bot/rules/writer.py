@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from bot.rules.load import FEED_KEYS, RULE_KEYS, Problem, RulesError, parse_rules, yaml_loader
 from bot.rules.model import Config
@@ -360,7 +361,23 @@ def _item_region(doc: CommentedMap, section: Section, i: int, lines: list[str]) 
 
 
 def _render(key: str, value: Any, flow: bool = True) -> list[str]:
-    """``key: value`` as YAML lines at column 0."""
+    """``key: value`` as YAML lines at column 0. A list whose plain rendering would not read back as
+    written (ruamel leaves ``?q`` bare in a flow list, where it starts a mapping; a NEL character breaks
+    the line) is written with its strings double-quoted, with escapes."""
+    lines = _dump(key, value, flow)
+    if yaml_loader().load("".join(lines)) != {key: value}:
+        if isinstance(value, list):
+            lines = _dump(key, [_quoted(v) for v in value], flow)
+        else:
+            lines = _dump(key, _quoted(value), flow)
+    return lines
+
+
+def _quoted(value: Any) -> Any:
+    return DoubleQuotedScalarString(value) if isinstance(value, str) else value
+
+
+def _dump(key: str, value: Any, flow: bool) -> list[str]:
     node = CommentedMap()
     if isinstance(value, list):
         seq = CommentedSeq(value)
