@@ -464,6 +464,8 @@ async def test_feed_add_of_a_paused_feed_resumes_it_without_editing_the_file(
     assert state is not None and state.status != "paused"
     [entry] = rig.audit()
     assert entry["action"] == "feed resume" and entry["target"] == feed.name
+    shown = (await rig.ask("audit", user=ADMIN_USER)).text  # what changed, not "(no change)"
+    assert "- status: paused" in shown and "+ status: polling" in shown, shown
     # A feed that is not paused is still refused, as before.
     again = await rig.ask("feed add", {"name": "again", "url": feed.url}, user=ADMIN_USER)
     assert "already polls that URL" in again.text

@@ -293,7 +293,13 @@ async def _resume_paused_feed(ctx: Context, name: str, last_error: str) -> Reply
     await services.store.run(lambda s: s.resume_feed(name, at))
     await services.store.run(
         lambda s: s.audit(
-            actor, "feed resume", name, at=at, before="paused", after="polling", detail=last_error
+            actor,
+            "feed resume",
+            name,
+            at=at,
+            before={"status": "paused"},
+            after={"status": "polling"},
+            detail=last_error,
         )
     )
     try:
