@@ -143,6 +143,17 @@ def test_audit_log_keeps_before_and_after(store: Store) -> None:
     assert row["actor"] == "admin#1" and row["after"] == '{"keywords": ["Tartus"]}' and row["before"] is None
 
 
+def test_page_button_ids_are_never_handed_out_again_even_after_a_quiet_week(store: Store) -> None:
+    t0 = 1_700_000_000.0
+    old = [store.save_pager("search", {"query": f"q{i}"}, "111", t0 + i) for i in range(2)]
+    later = t0 + 8 * 86400  # nobody turned a page for over a week: every pager has expired
+    new = store.save_pager("latest", {"count": 50}, "222", later)
+    assert new > max(old)
+    assert [store.pager(i, later) for i in old] == [None, None]  # old buttons say "expired"
+    got = store.pager(new, later)
+    assert got is not None and got["command"] == "latest" and got["user_id"] == "222"
+
+
 def test_next_due_at_is_the_earliest_schedule_of_an_active_feed_not_due_yet(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     try:

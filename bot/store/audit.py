@@ -46,7 +46,12 @@ class Audit(Connection):
         """Remembers what a paginated reply shows; returns the id its page buttons carry. Pagers older
         than ``PAGER_TTL`` are pruned."""
         with self.db.atomic():
-            self.db.execute("DELETE FROM pagers WHERE created_at < ?", [at - PAGER_TTL])
+            # The newest row always stays: SQLite gives a new row the highest id + 1, so an emptied
+            # table would hand out ids old buttons still carry, and they would turn someone else's pages.
+            self.db.execute(
+                "DELETE FROM pagers WHERE created_at < ? AND id < (SELECT MAX(id) FROM pagers)",
+                [at - PAGER_TTL],
+            )
             cur = self.db.execute(
                 "INSERT INTO pagers (command, args, user_id, created_at) VALUES (?,?,?,?)",
                 [command, json.dumps(args, ensure_ascii=False), user_id, at],
