@@ -202,6 +202,8 @@ async def test_rule_test_marks_the_matched_words_and_says_why(rig: SlashRig) -> 
 
 
 async def test_feed_list_shows_health_and_why_a_feed_fails(rig: SlashRig) -> None:
+    fresh = await rig.ask("feed list", user=MEMBER)  # nothing polled yet is not "healthy"
+    assert fresh.data["embeds"][0]["description"] == "0 healthy, 2 not polled yet."
     await rig.poll()
     answer = await rig.ask("feed list", user=MEMBER)
     embed = answer.data["embeds"][0]

@@ -360,14 +360,18 @@ async def feed_list(ctx: Context, page: int = 0) -> Reply:
     states = {f.name: f for f in await ctx.services.store.run(lambda s: s.feeds())}
     pages = pages_of(len(config.feeds), LIST_PAGE)
     page = _clamp(page, pages)
-    failing = sum(1 for s in states.values() if s.status in ("failing", "degraded"))
-    embed = Embed(
-        title="Feeds",
-        description=f"{len(config.feeds) - failing} healthy, {failing} with problems."
-        if failing
-        else f"All {len(config.feeds)} feed{'s' if len(config.feeds) != 1 else ''} healthy.",
-        colour=COLOUR_WARN if failing else COLOUR_OK,
-    )
+    status_of = [states[f.name].status if f.name in states else "new" for f in config.feeds]
+    healthy = status_of.count("ok")
+    troubled = sum(status_of.count(s) for s in ("degraded", "failing", "paused"))
+    unpolled = len(status_of) - healthy - troubled
+    if healthy == len(status_of):
+        said = f"All {healthy} feed{'s' if healthy != 1 else ''} healthy."
+    else:
+        parts = [f"{healthy} healthy"]
+        parts += [f"{troubled} with problems"] if troubled else []
+        parts += [f"{unpolled} not polled yet"] if unpolled else []
+        said = ", ".join(parts) + "."
+    embed = Embed(title="Feeds", description=said, colour=COLOUR_WARN if troubled else COLOUR_OK)
     for f in config.feeds[page * LIST_PAGE : (page + 1) * LIST_PAGE]:
         st = states.get(f.name)
         status = st.status if st else "new"
