@@ -347,6 +347,7 @@ async def test_feed_add_of_a_web_page_offers_the_feeds_it_advertises(
         "/news/",
         '<html><head><title>News</title><link rel="alternate" type="application/rss+xml" title="World" '
         'href="/news/world.rss"><link rel="alternate" type="application/atom+xml" href="atom.xml">'
+        '<link rel="alternate" type="application/rss+xml" href="/x.rss?[a](https://evil.example)">'
         "</head></html>",
         content_type="text/html; charset=utf-8",
     )
@@ -354,8 +355,10 @@ async def test_feed_add_of_a_web_page_offers_the_feeds_it_advertises(
     answer = await rig.ask("feed add", {"name": "n", "url": feed_host.url("/news/")}, user=ADMIN_USER)
     assert_private(answer)
     assert "is a web page, not a feed. It advertises these feeds" in answer.text
-    assert f"• World — {feed_host.url('/news/world.rss')}" in answer.text
-    assert f"• {feed_host.url('/news/atom.xml')}" in answer.text
+    assert f"• World — `{feed_host.url('/news/world.rss')}`" in answer.text
+    assert f"• `{feed_host.url('/news/atom.xml')}`" in answer.text
+    # Shown verbatim, as code: markdown in an advertised URL makes no link.
+    assert f"• `{feed_host.url('/x.rss?[a](https://evil.example)')}`" in answer.text
     assert rig.keywords.read_bytes() == before and rig.audit() == []
 
 

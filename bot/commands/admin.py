@@ -257,7 +257,8 @@ async def feed_add(
         if not found.ok:
             if found.advertised:
                 listed = "\n".join(
-                    f"• {plain(a.title, 80) + ' — ' if a.title else ''}{a.url}" for a in found.advertised
+                    f"• {plain(a.title, 80) + ' — ' if a.title else ''}{code(a.url, 500)}"  # verbatim
+                    for a in found.advertised
                 )
                 raise CommandError(
                     f"Nothing was added: {address} is a web page, not a feed. It advertises these feeds; run "
