@@ -542,6 +542,37 @@ async def test_after_a_restart_the_next_digest_still_waits_a_window(
         await second.close()
 
 
+async def test_a_digest_of_many_rules_is_accepted_by_discord(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """A full digest whose footer names 60 long rule names: Discord refuses an embed over 6,000 characters
+    with a 400, which would fail every alert in it for good."""
+    r = await make_rig(fake_discord, tmp_path / "newshound.db", burst_limit=1, burst_window=60.0)
+    try:
+        rules = [f"watch-{i:02d}-russian-naval-presence-tartus-khmeimim" for i in range(60)]
+        burst = [
+            alert(
+                f"Russian frigate seen leaving Tartus harbour, item {i}",
+                link=f"https://n.example/{i}",
+                matches=(
+                    AlertMatch(rules[i % 60], ("Tartus",)),
+                    AlertMatch(rules[(i + 30) % 60], ("Tartus",)),
+                ),
+            )
+            for i in range(51)
+        ]
+        ids = await r.add(CH, *burst)
+        report = await r.worker.drain()
+        assert report.failed == 0 and report.sent == 51 and report.digests == 2, report.errors
+        _, *digests = fake_discord.channel_messages(ALERTS)
+        assert len(digests) == 2 and len(digests[0]["embeds"][0]["footer"]["text"]) > 1800
+        rows = await r.rows(ids)
+        assert {x["status"] for x in rows} == {"sent"}
+        assert {x["message_id"] for x in rows[1:]} == {d["id"] for d in digests}
+    finally:
+        await r.close()
+
+
 async def test_worker_keeps_running_when_the_admin_channel_is_broken(rig: Rig) -> None:
     rig.fake.remove_channel(ADMIN)
     rig.fake.fail(channel=ALERTS, status=403, code=50001, message="Missing Access", times=None)
