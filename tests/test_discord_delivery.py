@@ -542,6 +542,33 @@ async def test_after_a_restart_the_next_digest_still_waits_a_window(
         await second.close()
 
 
+async def test_an_alert_whose_answer_was_lost_in_a_burst_is_not_repeated_in_a_digest(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """A2, held in a burst, goes out alone; Discord posts it but the answer never comes. When it is retried
+    the burst is still on: A2 must be recognised in the channel, not posted again inside a digest."""
+    r = await make_rig(fake_discord, tmp_path / "newshound.db", burst_limit=2, burst_window=60.0)
+    try:
+        await r.add(CH, alert("A0"), alert("A1"))
+        await r.worker.drain()
+        (a2,) = await r.add(CH, alert("A2"))
+        fake_discord.hang(channel=ALERTS, after_create=True)
+        assert (await r.worker.drain()).retried == 1
+        fake_discord.release()
+        later = await r.add(CH, alert("A3"), alert("A4"))
+        await asyncio.sleep(0.3)  # A2's retry is due
+        report = await r.worker.drain()
+        assert report.sent == 3 and report.digests == 1
+        messages = fake_discord.channel_messages(ALERTS)
+        assert titles(fake_discord, ALERTS)[:3] == ["A0", "A1", "A2"] and len(messages) == 4
+        digest = messages[3]["embeds"][0]["description"]
+        assert "[A3]" in digest and "[A4]" in digest and "[A2]" not in digest
+        assert (await r.row(a2))["message_id"] == messages[2]["id"]
+        assert [x["message_id"] for x in await r.rows(later)] == [messages[3]["id"]] * 2
+    finally:
+        await r.close()
+
+
 async def test_a_digest_of_many_rules_is_accepted_by_discord(
     fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:

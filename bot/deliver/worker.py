@@ -14,7 +14,8 @@
   the rest are held until that window has passed and then go out as one digest message (headline + link
   of each), all marked sent with the digest's message id; after a digest, the next one waits a window.
   Both are read from the outbox, so a restart keeps to them. ``drain`` (``newshound once``) sends the
-  digest at once instead of waiting.
+  digest at once instead of waiting. An alert whose own send has an unknown outcome (``sending_at``) is
+  retried on its own, never folded into a digest, so the check for it in the channel finds it.
 """
 
 from __future__ import annotations
@@ -169,6 +170,13 @@ class DeliveryWorker:
                 interrupted = self._interrupted_digest(items)
                 if interrupted is not None:
                     if not await self._send_digest(interrupted, report):
+                        return
+                    continue
+                if items[0].sending_at is not None:
+                    # Sent on its own before, outcome unknown (a timeout, a crash): it may be in the
+                    # channel already. Retried on its own, which first looks for it there — in a new
+                    # digest it would be looked for under the digest's nonce and title, and shown twice.
+                    if not await self._send_one(items[0], report):
                         return
                     continue
                 hold = await self._burst_hold(key, now)
