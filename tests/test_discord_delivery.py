@@ -392,6 +392,38 @@ async def test_permanent_error_fails_once_and_tells_the_admin_once(
     assert len(rig.fake.channel_messages(ADMIN)) == 1  # same channel, same reason: not told again
 
 
+async def test_a_failure_notice_waits_out_an_admin_channel_outage_and_a_restart(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    import time
+
+    from bot.deliver.notices import NoticeSender
+
+    db = tmp_path / "newshound.db"
+    first = await make_rig(fake_discord, db)
+    fake_discord.fail(channel=ALERTS, status=403, code=50013, message="Missing Permissions", times=None)
+    fake_discord.fail(channel=ADMIN, status=503, times=None)  # the admin channel is down for now
+    await first.add(CH, alert("A0"))
+    assert (await first.worker.drain()).failed == 1
+    assert fake_discord.channel_messages(ADMIN) == []
+    await first.close()  # and the bot restarts before it is back
+    await fake_discord.recover()
+
+    second = await make_rig(fake_discord, db)
+    try:
+        await second.add(CH, alert("A1"))
+        assert (await second.worker.drain()).sent == 1
+        # `newshound run` sends queued notices every 30 s: once the first try's backoff has passed
+        later = NoticeSender(second.store, second.sink, clock=lambda: time.time() + 3600)
+        assert await later.drain() == 1
+        (notice,) = fake_discord.channel_messages(ADMIN)
+        body = notice["embeds"][0]["description"]
+        assert f"channel:{ALERTS}" in body and "Missing Permissions" in body and "bases" in body
+        assert await later.drain() == 0  # told once
+    finally:
+        await second.close()
+
+
 async def test_a_channel_that_disappears_is_reported(rig: Rig) -> None:
     rig.fake.remove_channel(OTHER)
     (aid,) = await rig.add(CH2, alert("B0"))
