@@ -12,11 +12,12 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
 from bot.deliver import Target
+from bot.deliver.console import ConsoleSink
 from bot.deliver.discord.client import NewshoundClient
 from bot.deliver.discord.render import render_alert
 from bot.deliver.discord.sink import DiscordDelivery, DiscordSink, WebhookSink, nonce_for
@@ -104,7 +105,11 @@ class Rig:
         await self.store.close()
 
 
-async def make_rig(fake: FakeDiscord, db: Path, *, bot: bool = True, **worker: Any) -> Rig:
+async def make_rig(
+    fake: FakeDiscord, db: Path, *, bot: bool = True, console: TextIO | None = None, **worker: Any
+) -> Rig:
+    """``console``: without a bot, channel alerts are printed there (as `newshound run` does with only
+    webhooks configured)."""
     store = StoreThread(db)
     await store.open()
     client = await start_client(fake) if bot else None
@@ -118,7 +123,8 @@ async def make_rig(fake: FakeDiscord, db: Path, *, bot: bool = True, **worker: A
     webhooks = WebhookSink(
         timeout=SEND_TIMEOUT, client=client, admin=channels.notify_admin if channels is not None else None
     )
-    sink = DiscordDelivery(channels=channels, webhooks=webhooks)
+    fallback = ConsoleSink(console) if console is not None else None
+    sink = DiscordDelivery(channels=channels, webhooks=webhooks, fallback=fallback)
     worker.setdefault("backoff_base", 0.05)
     worker.setdefault("backoff_max", 0.2)
     return Rig(fake, db, store, client, sink, DeliveryWorker(store, sink, **worker))
@@ -597,6 +603,34 @@ async def test_an_alert_whose_answer_was_lost_in_a_burst_is_not_repeated_in_a_di
         assert "[A3]" in digest and "[A4]" in digest and "[A2]" not in digest
         assert (await r.row(a2))["message_id"] == messages[2]["id"]
         assert [x["message_id"] for x in await r.rows(later)] == [messages[3]["id"]] * 2
+    finally:
+        await r.close()
+
+
+async def test_without_a_token_the_terminal_gets_every_alert_at_once_and_webhooks_still_digest(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    import io
+
+    out = io.StringIO()
+    r = await make_rig(
+        fake_discord, tmp_path / "newshound.db", bot=False, console=out, burst_limit=2, burst_window=60.0
+    )
+    try:
+        stop = r.run()
+        await r.add(CH, *(alert(f"A{i}") for i in range(6)))
+        r.worker.wake()
+        # Not two now and the other four a minute later: the terminal is never held for a digest.
+        await until(lambda: out.getvalue().count("[HIGH] A") == 6, within=5.0)
+        stop.set()
+        await asyncio.gather(*r.tasks)
+        assert [line.split("] ")[1] for line in out.getvalue().splitlines() if "[HIGH]" in line] == [
+            f"A{i}" for i in range(6)
+        ]
+        url = fake_discord.add_webhook(OTHER)
+        await r.add(Target(webhook=url), *(alert(f"W{i}") for i in range(4)))
+        assert (await r.worker.drain()).digests == 1
+        assert titles(fake_discord, OTHER) == ["W0", "W1", "2 more alerts in the last minute"]
     finally:
         await r.close()
 

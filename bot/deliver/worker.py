@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.cadence import doubling
-from bot.deliver import DeliveryResult, DigestSink, OutboxAlert, Sink
+from bot.deliver import DeliveryResult, DigestSink, OutboxAlert, Sink, Target
 from bot.deliver.notices import NoticeSender
 from bot.store import NoticeDraft, Store, StoreThread
 
@@ -145,15 +145,16 @@ class DeliveryWorker:
 
     # -- one target --------------------------------------------------------------------------------
 
-    async def _burst_hold(self, key: str, now: float) -> float | None:
-        """Until when ``key``'s pending alerts are held for a digest, or None when not in a burst.
+    async def _burst_hold(self, target: Target, now: float) -> float | None:
+        """Until when ``target``'s pending alerts are held for a digest, or None when not in a burst (or
+        the sink does not collapse bursts to it).
 
         In a burst when ``burst_limit`` alerts were sent to ``key`` within the last ``burst_window``
         seconds (held until the oldest of them is a window old), or when a digest went out less than a
         window ago (held until a window after it: at most one digest per window)."""
-        if self.burst_limit <= 0 or not isinstance(self.sink, DigestSink):
+        if self.burst_limit <= 0 or not isinstance(self.sink, DigestSink) or not self.sink.collapses(target):
             return None
-        times, last = await self.store.call(Store.sent_since, key, now - self.burst_window)
+        times, last = await self.store.call(Store.sent_since, target.key, now - self.burst_window)
         recent_digest = last is not None and now < last + self.burst_window
         if len(times) < self.burst_limit and not recent_digest:
             return None
@@ -186,7 +187,7 @@ class DeliveryWorker:
                     if not await self._send_one(items[0], report):
                         return
                     continue
-                hold = await self._burst_hold(key, now)
+                hold = await self._burst_hold(items[0].target, now)
                 if hold is not None:
                     if not final and hold > now:
                         await asyncio.sleep(hold - now)
@@ -202,7 +203,7 @@ class DeliveryWorker:
                 for item in items:
                     if not await self._send_one(item, report):
                         return
-                    if await self._burst_hold(key, self.clock()) is not None:
+                    if await self._burst_hold(item.target, self.clock()) is not None:
                         break  # the rest of this burst is collapsed into a digest
 
     @staticmethod
