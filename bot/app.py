@@ -132,6 +132,7 @@ class App:
             clock=clock,
             parse_and_match=self._parse_and_match,
         )
+        self.notices = NoticeSender(self.store, self.sink, clock=clock)
         self.worker = DeliveryWorker(
             self.store,
             self.sink,
@@ -140,8 +141,8 @@ class App:
             backoff_max=max(settings.retry_min, settings.retry_max),
             burst_limit=settings.burst_limit,
             burst_window=settings.burst_window,
+            notices=self.notices,
         )
-        self.notices = NoticeSender(self.store, self.sink, clock=clock)
         self.scheduler: PollScheduler | None = None
         self.started_at = clock()
         #: Called after an edited keywords.yaml is put in force (e.g. the Discord channel check).

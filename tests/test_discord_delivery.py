@@ -12,11 +12,12 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
 from bot.deliver import Target
+from bot.deliver.console import ConsoleSink
 from bot.deliver.discord.client import NewshoundClient
 from bot.deliver.discord.render import render_alert
 from bot.deliver.discord.sink import DiscordDelivery, DiscordSink, WebhookSink, nonce_for
@@ -104,7 +105,11 @@ class Rig:
         await self.store.close()
 
 
-async def make_rig(fake: FakeDiscord, db: Path, *, bot: bool = True, **worker: Any) -> Rig:
+async def make_rig(
+    fake: FakeDiscord, db: Path, *, bot: bool = True, console: TextIO | None = None, **worker: Any
+) -> Rig:
+    """``console``: without a bot, channel alerts are printed there (as `newshound run` does with only
+    webhooks configured)."""
     store = StoreThread(db)
     await store.open()
     client = await start_client(fake) if bot else None
@@ -118,7 +123,8 @@ async def make_rig(fake: FakeDiscord, db: Path, *, bot: bool = True, **worker: A
     webhooks = WebhookSink(
         timeout=SEND_TIMEOUT, client=client, admin=channels.notify_admin if channels is not None else None
     )
-    sink = DiscordDelivery(channels=channels, webhooks=webhooks)
+    fallback = ConsoleSink(console) if console is not None else None
+    sink = DiscordDelivery(channels=channels, webhooks=webhooks, fallback=fallback)
     worker.setdefault("backoff_base", 0.05)
     worker.setdefault("backoff_max", 0.2)
     return Rig(fake, db, store, client, sink, DeliveryWorker(store, sink, **worker))
@@ -392,6 +398,38 @@ async def test_permanent_error_fails_once_and_tells_the_admin_once(
     assert len(rig.fake.channel_messages(ADMIN)) == 1  # same channel, same reason: not told again
 
 
+async def test_a_failure_notice_waits_out_an_admin_channel_outage_and_a_restart(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    import time
+
+    from bot.deliver.notices import NoticeSender
+
+    db = tmp_path / "newshound.db"
+    first = await make_rig(fake_discord, db)
+    fake_discord.fail(channel=ALERTS, status=403, code=50013, message="Missing Permissions", times=None)
+    fake_discord.fail(channel=ADMIN, status=503, times=None)  # the admin channel is down for now
+    await first.add(CH, alert("A0"))
+    assert (await first.worker.drain()).failed == 1
+    assert fake_discord.channel_messages(ADMIN) == []
+    await first.close()  # and the bot restarts before it is back
+    await fake_discord.recover()
+
+    second = await make_rig(fake_discord, db)
+    try:
+        await second.add(CH, alert("A1"))
+        assert (await second.worker.drain()).sent == 1
+        # `newshound run` sends queued notices every 30 s: once the first try's backoff has passed
+        later = NoticeSender(second.store, second.sink, clock=lambda: time.time() + 3600)
+        assert await later.drain() == 1
+        (notice,) = fake_discord.channel_messages(ADMIN)
+        body = notice["embeds"][0]["description"]
+        assert f"channel:{ALERTS}" in body and "Missing Permissions" in body and "bases" in body
+        assert await later.drain() == 0  # told once
+    finally:
+        await second.close()
+
+
 async def test_a_channel_that_disappears_is_reported(rig: Rig) -> None:
     rig.fake.remove_channel(OTHER)
     (aid,) = await rig.add(CH2, alert("B0"))
@@ -540,6 +578,92 @@ async def test_after_a_restart_the_next_digest_still_waits_a_window(
         assert posted(messages[4]) >= posted(digest) + window - 0.05
     finally:
         await second.close()
+
+
+async def test_an_alert_whose_answer_was_lost_in_a_burst_is_not_repeated_in_a_digest(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """A2, held in a burst, goes out alone; Discord posts it but the answer never comes. When it is retried
+    the burst is still on: A2 must be recognised in the channel, not posted again inside a digest."""
+    r = await make_rig(fake_discord, tmp_path / "newshound.db", burst_limit=2, burst_window=60.0)
+    try:
+        await r.add(CH, alert("A0"), alert("A1"))
+        await r.worker.drain()
+        (a2,) = await r.add(CH, alert("A2"))
+        fake_discord.hang(channel=ALERTS, after_create=True)
+        assert (await r.worker.drain()).retried == 1
+        fake_discord.release()
+        later = await r.add(CH, alert("A3"), alert("A4"))
+        await asyncio.sleep(0.3)  # A2's retry is due
+        report = await r.worker.drain()
+        assert report.sent == 3 and report.digests == 1
+        messages = fake_discord.channel_messages(ALERTS)
+        assert titles(fake_discord, ALERTS)[:3] == ["A0", "A1", "A2"] and len(messages) == 4
+        digest = messages[3]["embeds"][0]["description"]
+        assert "[A3]" in digest and "[A4]" in digest and "[A2]" not in digest
+        assert (await r.row(a2))["message_id"] == messages[2]["id"]
+        assert [x["message_id"] for x in await r.rows(later)] == [messages[3]["id"]] * 2
+    finally:
+        await r.close()
+
+
+async def test_without_a_token_the_terminal_gets_every_alert_at_once_and_webhooks_still_digest(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    import io
+
+    out = io.StringIO()
+    r = await make_rig(
+        fake_discord, tmp_path / "newshound.db", bot=False, console=out, burst_limit=2, burst_window=60.0
+    )
+    try:
+        stop = r.run()
+        await r.add(CH, *(alert(f"A{i}") for i in range(6)))
+        r.worker.wake()
+        # Not two now and the other four a minute later: the terminal is never held for a digest.
+        await until(lambda: out.getvalue().count("[HIGH] A") == 6, within=5.0)
+        stop.set()
+        await asyncio.gather(*r.tasks)
+        assert [line.split("] ")[1] for line in out.getvalue().splitlines() if "[HIGH]" in line] == [
+            f"A{i}" for i in range(6)
+        ]
+        url = fake_discord.add_webhook(OTHER)
+        await r.add(Target(webhook=url), *(alert(f"W{i}") for i in range(4)))
+        assert (await r.worker.drain()).digests == 1
+        assert titles(fake_discord, OTHER) == ["W0", "W1", "2 more alerts in the last minute"]
+    finally:
+        await r.close()
+
+
+async def test_a_digest_of_many_rules_is_accepted_by_discord(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """A full digest whose footer names 60 long rule names: Discord refuses an embed over 6,000 characters
+    with a 400, which would fail every alert in it for good."""
+    r = await make_rig(fake_discord, tmp_path / "newshound.db", burst_limit=1, burst_window=60.0)
+    try:
+        rules = [f"watch-{i:02d}-russian-naval-presence-tartus-khmeimim" for i in range(60)]
+        burst = [
+            alert(
+                f"Russian frigate seen leaving Tartus harbour, item {i}",
+                link=f"https://n.example/{i}",
+                matches=(
+                    AlertMatch(rules[i % 60], ("Tartus",)),
+                    AlertMatch(rules[(i + 30) % 60], ("Tartus",)),
+                ),
+            )
+            for i in range(51)
+        ]
+        ids = await r.add(CH, *burst)
+        report = await r.worker.drain()
+        assert report.failed == 0 and report.sent == 51 and report.digests == 2, report.errors
+        _, *digests = fake_discord.channel_messages(ALERTS)
+        assert len(digests) == 2 and len(digests[0]["embeds"][0]["footer"]["text"]) > 1800
+        rows = await r.rows(ids)
+        assert {x["status"] for x in rows} == {"sent"}
+        assert {x["message_id"] for x in rows[1:]} == {d["id"] for d in digests}
+    finally:
+        await r.close()
 
 
 async def test_worker_keeps_running_when_the_admin_channel_is_broken(rig: Rig) -> None:

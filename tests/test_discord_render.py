@@ -193,6 +193,26 @@ def test_digest_takes_only_what_fits() -> None:
     validate_message({"content": r.content, "embeds": [r.embed], "allowed_mentions": r.allowed_mentions})
 
 
+def test_digest_of_many_rules_stays_within_the_embed_total() -> None:
+    """A full description (~4,050) and a footer naming every rule (up to 2,048) would together exceed the
+    6,000 Discord allows in one embed: the footer gives way, every alert stays in the digest."""
+    rules = [f"watch-{i:02d}-russian-naval-presence-tartus-khmeimim" for i in range(60)]
+    alerts = [
+        make_alert(
+            title=f"Russian frigate seen leaving Tartus harbour, item {i}",
+            link=f"https://n.example/{i}",
+            matches=(AlertMatch(rules[i % 60], ("Tartus",)), AlertMatch(rules[(i + 30) % 60], ("Tartus",))),
+        )
+        for i in range(51)
+    ]
+    r = render_digest(alerts)
+    assert r.alerts > 40 and len(r.embed["description"]) > 3950
+    assert embed_size(r.embed) <= EMBED_TOTAL_LIMIT
+    footer = r.embed["footer"]["text"]
+    assert footer.startswith(f"matched: {rules[0]}, {rules[30]}, ") and footer.endswith("…")
+    validate_message({"content": r.content, "embeds": [r.embed], "allowed_mentions": r.allowed_mentions})
+
+
 def test_enormous_item_fits_every_limit() -> None:
     words = "Ŧartus 東京 مرحبا 🚢 word " * 4000
     alert = make_alert(

@@ -50,6 +50,11 @@ class Sink(Protocol):
 class DigestSink(Protocol):
     """A sink that can collapse a burst: one message for several alerts of one target."""
 
+    def collapses(self, target: Target) -> bool:
+        """Whether bursts to ``target`` become digests; when not, its alerts are sent one by one, never
+        held (the terminal, say, has no flood to spare a reader)."""
+        ...
+
     async def send_digest(self, items: Sequence[OutboxAlert]) -> tuple[DeliveryResult, int]:
         """Send one message listing the first of ``items`` (all the same target, in order); returns the
         result and how many of ``items`` (from the start, ≥ 1) that message covers."""

@@ -9,26 +9,29 @@
   check whether it already arrived. A temporary problem leaves it pending with a later
   ``next_attempt_at`` (exponential backoff with a cap, kept in the store so it survives restarts); when any
   target succeeds again, targets that were backing off are retried at once. A permanent problem marks it
-  failed with the reason and tells the admin channel once per target and reason.
+  failed with the reason and tells the admin channel once per target and reason: the notice is queued in
+  the store's notices outbox and sent by a ``NoticeSender``, so an admin channel that is down for a while
+  (or a restart) delays it but never loses it.
 * **Bursts** — when more than ``burst_limit`` alerts went to one target within ``burst_window`` seconds,
   the rest are held until that window has passed and then go out as one digest message (headline + link
   of each), all marked sent with the digest's message id; after a digest, the next one waits a window.
   Both are read from the outbox, so a restart keeps to them. ``drain`` (``newshound once``) sends the
-  digest at once instead of waiting.
+  digest at once instead of waiting. An alert whose own send has an unknown outcome (``sending_at``) is
+  retried on its own, never folded into a digest, so the check for it in the channel finds it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.cadence import doubling
-from bot.deliver import DeliveryResult, DigestSink, OutboxAlert, Sink
-from bot.store import Store, StoreThread
+from bot.deliver import DeliveryResult, DigestSink, OutboxAlert, Sink, Target
+from bot.deliver.notices import NoticeSender
+from bot.store import NoticeDraft, Store, StoreThread
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ class DeliveryWorker:
         burst_window: float = 60.0,
         concurrency: int = 32,
         batch: int = 50,
+        notices: NoticeSender | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -66,7 +70,10 @@ class DeliveryWorker:
         self.batch = batch
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
-        self._told: set[tuple[str, str]] = set()
+        #: Sends the admin notices this worker queues (share the app's, so they take turns).
+        self.notices = notices if notices is not None else NoticeSender(store, sink, clock=clock)
+        self._told: set[tuple[str, str]] = set()  # (target, reason) already queued for the admin channel
+        self._notifying: set[asyncio.Task[None]] = set()
         self._troubled: set[str] = set()  # targets backing off after a transient error
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.report = DrainReport()  # running totals for ``run_forever``
@@ -94,6 +101,7 @@ class DeliveryWorker:
         now = self.clock()
         keys = await self.store.run(lambda s: s.due_targets(now))
         await asyncio.gather(*(self._target(key, report, final=True) for key in keys))
+        await asyncio.gather(*list(self._notifying))  # the admin notices this drain queued
         return report
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 30.0) -> None:
@@ -118,7 +126,7 @@ class DeliveryWorker:
                     for w in waits:
                         w.cancel()
         finally:
-            tasks = list(self._tasks.values())
+            tasks = [*self._tasks.values(), *self._notifying]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -137,15 +145,16 @@ class DeliveryWorker:
 
     # -- one target --------------------------------------------------------------------------------
 
-    async def _burst_hold(self, key: str, now: float) -> float | None:
-        """Until when ``key``'s pending alerts are held for a digest, or None when not in a burst.
+    async def _burst_hold(self, target: Target, now: float) -> float | None:
+        """Until when ``target``'s pending alerts are held for a digest, or None when not in a burst (or
+        the sink does not collapse bursts to it).
 
         In a burst when ``burst_limit`` alerts were sent to ``key`` within the last ``burst_window``
         seconds (held until the oldest of them is a window old), or when a digest went out less than a
         window ago (held until a window after it: at most one digest per window)."""
-        if self.burst_limit <= 0 or not isinstance(self.sink, DigestSink):
+        if self.burst_limit <= 0 or not isinstance(self.sink, DigestSink) or not self.sink.collapses(target):
             return None
-        times, last = await self.store.call(Store.sent_since, key, now - self.burst_window)
+        times, last = await self.store.call(Store.sent_since, target.key, now - self.burst_window)
         recent_digest = last is not None and now < last + self.burst_window
         if len(times) < self.burst_limit and not recent_digest:
             return None
@@ -171,7 +180,14 @@ class DeliveryWorker:
                     if not await self._send_digest(interrupted, report):
                         return
                     continue
-                hold = await self._burst_hold(key, now)
+                if items[0].sending_at is not None:
+                    # Sent on its own before, outcome unknown (a timeout, a crash): it may be in the
+                    # channel already. Retried on its own, which first looks for it there — in a new
+                    # digest it would be looked for under the digest's nonce and title, and shown twice.
+                    if not await self._send_one(items[0], report):
+                        return
+                    continue
+                hold = await self._burst_hold(items[0].target, now)
                 if hold is not None:
                     if not final and hold > now:
                         await asyncio.sleep(hold - now)
@@ -187,7 +203,7 @@ class DeliveryWorker:
                 for item in items:
                     if not await self._send_one(item, report):
                         return
-                    if await self._burst_hold(key, self.clock()) is not None:
+                    if await self._burst_hold(item.target, self.clock()) is not None:
                         break  # the rest of this burst is collapsed into a digest
 
     @staticmethod
@@ -265,17 +281,35 @@ class DeliveryWorker:
             if result.retry_after is None:
                 self._troubled.add(key)
             return False  # keep this destination's order: nothing after it goes first
-        await self.store.call(Store.mark_failed_many, ids, error, at)
         rules = ", ".join(dict.fromkeys(m.rule for i in items for m in i.alert.matches)) or "-"
+        told = (key, error)
+        if told not in self._told:
+            # Queued before the alerts are marked failed, under a key of its own: a worker stopped in
+            # between tries them again, and queues the same notice again — which the key makes a no-op.
+            notice = NoticeDraft(
+                key=f"undeliverable:{key}:{head.id}",
+                kind="undeliverable",
+                text=f"Alerts to {key} cannot be delivered (rule {rules}): {error}. "
+                "They are marked failed; fix the channel or permissions — later alerts will be tried.",
+            )
+            await self.store.call(Store.add_notice, notice, at)
+        await self.store.call(Store.mark_failed_many, ids, error, at)
         log.error("alert %d (rule %s) to %s failed for good: %s", head.id, rules, key, error)
         report.failed += len(items)
         report.errors.append(error)
-        told = (key, error)
         if told not in self._told:
             self._told.add(told)
-            with contextlib.suppress(Exception):
-                await self.sink.notify_admin(
-                    f"Alerts to {key} cannot be delivered (rule {rules}): {error}. "
-                    "They are marked failed; fix the channel or permissions — later alerts will be tried."
-                )
+            task = asyncio.create_task(self._send_notices(), name="admin-notices")
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
         return True
+
+    async def _send_notices(self) -> None:
+        """Send the queued admin notices now (without holding up this target); one the admin channel does
+        not take yet stays queued and is retried with backoff (``newshound run`` every 30 s)."""
+        try:
+            await self.notices.drain()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sending admin notices failed")

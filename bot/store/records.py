@@ -58,7 +58,7 @@ class NoticeDraft:
     so a notice is never repeated (``failing:<feed>:<since>``, ``paused:…``, ``quiet:<feed>:<last item>``)."""
 
     key: str
-    kind: str  # failing | paused | recovered | quiet | overflow | moved | gone
+    kind: str  # failing | paused | recovered | quiet | overflow | moved | gone | undeliverable
     text: str
     feed: str | None = None
 

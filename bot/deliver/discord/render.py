@@ -315,7 +315,8 @@ def _digest_line(alert: Alert) -> str:
 
 def render_digest(alerts: Sequence[Alert], *, window: str = "the last minute") -> Rendered:
     """One message listing headline + link of as many of ``alerts`` as fit (``Rendered.alerts`` says how
-    many, always ≥ 1): the first ones, in order. Pings the union of their roles."""
+    many, always ≥ 1): the first ones, in order. Pings the union of their roles. The footer names their
+    rules, cut short when the whole embed would exceed Discord's 6,000 characters."""
     if not alerts:
         raise ValueError("a digest needs at least one alert")
     lines: list[str] = []
@@ -339,8 +340,9 @@ def render_digest(alerts: Sequence[Alert], *, window: str = "the last minute") -
         "title": f"{count} more alert{'s' if count != 1 else ''} in {window}",
         "description": "\n".join(lines),
     }
-    if rules:
-        embed["footer"] = {"text": trim(f"matched: {', '.join(rules)}", FOOTER_LIMIT)}
+    if rules:  # the footer gets what the title and description leave of the embed's 6,000 (≥ 1,900)
+        room = min(FOOTER_LIMIT, EMBED_TOTAL_LIMIT - embed_size(embed))
+        embed["footer"] = {"text": trim(f"matched: {', '.join(rules)}", room)}
     content, roles = mention_content(role_ids(r for a in taken for r in a.mentions))
     return Rendered(content=content, embed=embed, roles=roles, alerts=count)
 

@@ -279,6 +279,9 @@ class DiscordSink:
             int(channel), render_alert(item.alert), nonce=nonce_for(item), since=item.sending_at
         )
 
+    def collapses(self, target: Target) -> bool:
+        return True
+
     async def send_digest(self, items: Sequence[OutboxAlert]) -> tuple[DeliveryResult, int]:
         rendered = render_digest([i.alert for i in items])
         taken = list(items[: rendered.alerts])
@@ -403,6 +406,9 @@ class WebhookSink:
     async def send(self, item: OutboxAlert) -> DeliveryResult:
         return await self.post(item.target, render_alert(item.alert), since=item.sending_at)
 
+    def collapses(self, target: Target) -> bool:
+        return True
+
     async def send_digest(self, items: Sequence[OutboxAlert]) -> tuple[DeliveryResult, int]:
         rendered = render_digest([i.alert for i in items])
         taken = list(items[: rendered.alerts])
@@ -443,6 +449,10 @@ class DiscordDelivery:
         if self.fallback is not None:
             return await self.fallback.send(item)
         return DeliveryResult.failed("no DISCORD_TOKEN: cannot post in a channel")
+
+    def collapses(self, target: Target) -> bool:
+        """Webhooks and (with a token) channels do; channel alerts printed in the terminal do not."""
+        return bool(target.webhook) or self.channels is not None
 
     async def send_digest(self, items: Sequence[OutboxAlert]) -> tuple[DeliveryResult, int]:
         if items[0].target.webhook:
