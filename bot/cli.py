@@ -294,7 +294,7 @@ def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
         found = read_opml(args.opml.read_bytes())
     except OSError as exc:
         print(f"newshound feeds import: cannot read {args.opml}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_RULES
     except OpmlError as exc:
         print(f"{args.opml}: {exc}", file=sys.stderr)
         return EXIT_RULES

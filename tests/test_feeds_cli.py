@@ -86,6 +86,9 @@ async def test_import_keeps_comments_skips_what_is_there_and_round_trips(tmp_pat
     )
     assert code == 0 and "would add 4" in out and rules.read_text(encoding="utf-8").count("- name:") == 2
 
+    code, _, err = await run_cli(NEWSHOUND, "feeds", "import", "nosuch.opml", env=env, cwd=tmp_path)
+    assert code == 1 and "cannot read nosuch.opml: No such file or directory" in err  # as documented
+
     code, out, err = await run_cli(NEWSHOUND, "feeds", "import", "subs.opml", env=env, cwd=tmp_path)
     assert code == 0, err
     assert "  = https://example.org/existing.xml is already watched as existing" in out
