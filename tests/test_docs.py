@@ -50,6 +50,21 @@ def test_every_setting_is_in_the_configuration_table() -> None:
     assert documented == set(ENV_NAMES.values())
 
 
+def test_every_settings_range_is_the_one_the_readme_gives() -> None:
+    import annotated_types as at
+
+    from bot.config import Settings
+
+    section = " ".join(README.split("## Configuration", 1)[1].split("\n## ", 1)[0].split())
+    for name, f in Settings.model_fields.items():
+        words = [f"more than {m.gt:g}" for m in f.metadata if isinstance(m, at.Gt)]
+        words += [f"at least {m.ge:g}" for m in f.metadata if isinstance(m, at.Ge)]
+        words += [f"at most {m.le:g}" for m in f.metadata if isinstance(m, at.Le)]
+        if words:
+            said = f"`{ENV_NAMES[name]}` {', '.join(words)}"
+            assert said in section, f"README's configuration section should say: {said}"
+
+
 def test_every_keywords_yaml_key_is_documented() -> None:
     section = README.split("## keywords.yaml", 1)[1].split("\n## ", 1)[0]
     for key in (*TOP_KEYS, *DEFAULT_KEYS, *FEED_KEYS, *RULE_KEYS):
