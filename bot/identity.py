@@ -27,9 +27,14 @@ def normalise_link(url: str) -> str:
     except ValueError:
         return url.strip()
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)) else None
-    netloc = f"{host}:{port}" if port else host
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number (``:99999``, ``:8o8o``): the address as written
+        netloc = parts.netloc.rpartition("@")[2].lower()
+    else:
+        host = (parts.hostname or "").lower()
+        default = (scheme, port) in (("http", 80), ("https", 443))
+        netloc = f"{host}:{port}" if port and not default else host
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)
     ]

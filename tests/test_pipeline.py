@@ -137,6 +137,37 @@ async def test_not_modified_path_sends_conditional_get(
     assert feed_host.requests[-1].headers.get("If-None-Match", "").startswith('"')
 
 
+async def test_items_whose_links_have_a_malformed_port_do_not_take_the_feed_down(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """A port out of range or not a number is kept as written in the item's identity and story key."""
+    odd = [
+        {"title": "Russia reinforces Tartus naval base", "link": "https://news.example:99999/1"},  # no guid
+        {"title": "Russia sends ships to Tartus", "link": "https://news.example:8o8o/2"},
+        item(3, "Russia flies jets to Hmeimim", link="https://news.example:99999/3"),  # a guid, and it fires
+        item(4, "Russia resupplies Khmeimim air base"),
+    ]
+    for it in odd[:2]:
+        it["published"] = NOW - timedelta(hours=1)
+    feed_host.set("/levant.xml", rss(odd))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    assert [(p.status, p.error, p.alerts) for p in summary.polls] == [("ok", None, 4)]
+    db = sqlite3.connect(settings.database)
+    keys = {k for (k,) in db.execute("SELECT key FROM items WHERE verdict = 'alerted'")}
+    assert keys == {
+        "link:https://news.example:99999/1",
+        "link:https://news.example:8o8o/2",
+        "id:urn:test:3",
+        "id:urn:test:4",
+    }
+
+
 async def test_failing_feed_does_not_stop_healthy_one_and_health_says_why(
     feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
 ) -> None:
