@@ -52,7 +52,7 @@ from bot.match import Matcher, fold
 from bot.model import RETITLED, Entry, FetchResult, ParsedFeed, RuleOutcome, Target
 from bot.rules.durations import format_duration
 from bot.rules.model import Config, Feed
-from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Retitled, Store, StoreThread
+from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Retitled, StoreThread
 from bot.summarise import summarise
 
 log = logging.getLogger(__name__)
@@ -313,7 +313,7 @@ class Poller:
                 raise
             except Exception as exc:  # one feed's bug must not stop the others
                 log.exception("poll of %s failed unexpectedly", url)
-                reports = await self._internal_error(members, exc)
+                reports = await self._internal_error(members, ruleset, exc)
         except BaseException:
             done.cancel()
             raise
@@ -322,16 +322,24 @@ class Poller:
         done.set_result(reports)
         return reports
 
-    async def _internal_error(self, members: list[str], exc: Exception) -> dict[str, PollReport]:
+    async def _internal_error(
+        self, members: list[str], ruleset: Ruleset, exc: Exception
+    ) -> dict[str, PollReport]:
+        """A bug met while polling: recorded as each feed's failure, with the same backoff, notice after
+        a day and pause after a week as any other failure (a feed it keeps hitting is not retried every
+        few minutes for ever without anyone hearing of it)."""
         error = f"internal error: {type(exc).__name__}: {exc}"[:300]
-        now = self.clock()
-
-        def record(s: Store) -> None:
-            for n in members:
-                s.record_failure(n, now, now + cadence.AUTO_DEFAULT, error)
-
-        await self.store.run(record)
-        return {n: PollReport(n, "error", error=error) for n in members}
+        states = await self.store.run(lambda s: {n: s.feed(n) for n in members})
+        reports: dict[str, PollReport] = {}
+        for n in members:
+            state = states.get(n)
+            if state is None or state.status == "paused":
+                reports[n] = PollReport(n, "skipped", error=error)
+                continue
+            feed = ruleset.config.feed(n)
+            interval = ruleset.config.interval_for(feed) if feed is not None else None
+            reports[n] = await self._failed(state, interval, error, None, None, self.clock())
+        return reports
 
     async def _poll_group(
         self, url: str, requester: str, members: list[str], ruleset: Ruleset, if_due: bool

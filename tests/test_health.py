@@ -3,6 +3,7 @@ the real App and SQLite; only the clock is a stand-in (so a week of failures tak
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -570,3 +571,41 @@ async def test_a_feed_answering_410_gone_is_reported_at_once_not_a_day_later(
         "keywords.yaml, or give it the feed's new address."
     ]  # once, and nothing yet for the feed that is merely down
     assert gone.status == "degraded" and gone.last_error == "HTTP 410 Gone"
+
+
+async def test_a_feed_that_keeps_meeting_an_internal_error_backs_off_is_reported_and_paused(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """A failure of the bot's own (here the database refuses to store the feed's items) is a failure like
+    any other: it backs off, is reported after a day and pauses the feed after a week."""
+    clock = Clock()
+    feed_host.set("/f.xml", rss(items(clock, 3, every_hours=1)))
+    setup_rules(settings, [("wire", feed_host.url("/f.xml"), None)])
+    app = make_app(clock=clock)
+    sink: Captured = app.sink  # type: ignore[assignment]
+    try:
+        await app.start()
+        db = sqlite3.connect(settings.database)
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON items BEGIN SELECT RAISE(ABORT, 'no room'); END")
+        db.commit()
+        db.close()
+        await app.once()
+        since = clock.t
+        state = await health(app, "wire")
+        assert state.status == "degraded" and (state.last_error or "").startswith("internal error: ")
+        assert "no room" in (state.last_error or "")
+        polls, noticed_at = 1, None
+        while (await health(app, "wire")).status != "paused":
+            clock.t = (await health(app, "wire")).next_poll_at  # the next poll, when it is due
+            await app.once()
+            polls += 1
+            noticed_at = noticed_at or (clock.t if sink.admin else None)
+            assert clock.t <= since + 7 * DAY
+        assert noticed_at == since + DAY and clock.t == since + 7 * DAY
+        assert polls < 40  # backed off up to 6 h, not retried every 10 min (over 1,000 polls a week)
+        assert [t.split(":")[0] for t in sink.admin] == [
+            "Feed wire has been failing for 1 day (since 2026-03-02 09",
+            "Feed wire is paused",
+        ]
+    finally:
+        await app.close()
