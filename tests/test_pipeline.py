@@ -168,6 +168,43 @@ async def test_items_whose_links_have_a_malformed_port_do_not_take_the_feed_down
     }
 
 
+async def test_a_feed_added_back_after_removal_gets_a_first_poll_again_not_a_flood(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    url = feed_host.url("/levant.xml")
+    old = item(0, "Russia and Syria talk about Hmeimim", hours_ago=30)
+
+    async def once() -> tuple[App, list[tuple[str, int, dict[str, int]]]]:
+        app = make_app()
+        try:
+            await app.start()
+            summary = await app.once()
+        finally:
+            await app.close()
+        return app, [(p.feed, p.alerts, p.verdicts) for p in summary.polls]
+
+    feed_host.set("/levant.xml", rss([old]))
+    rules_for(settings, {"levant-wire": url})
+    assert (await once())[1] == [("levant-wire", 0, {"backfill": 1})]
+    feed_host.set("/other.xml", rss([]))
+    rules_for(settings, {"other": feed_host.url("/other.xml")})  # removed from keywords.yaml …
+    await once()
+    # … while it was gone, it published five stories; the last one an hour ago.
+    gone = [item(n, f"Russia moves ships to Tartus, day {n}", hours_ago=30 + 10 * n) for n in range(1, 5)]
+    fresh = item(5, "Russia moves ships out of Tartus")
+    feed_host.set("/levant.xml", rss([fresh, *gone, old]))
+    requests = len(feed_host.requests)
+    rules_for(settings, {"levant-wire": url})  # … and added back
+    app, polls = await once()
+    assert polls == [("levant-wire", 1, {"backfill": 4, "alerted": 1})]
+    text: str = app.sink.text  # type: ignore[attr-defined]
+    assert "ships out of Tartus" in text and "day 1" not in text
+    asked = [r for r in feed_host.requests[requests:] if r.path == "/levant.xml"]
+    assert len(asked) == 1 and "If-None-Match" not in asked[0].headers  # read in full
+    db = sqlite3.connect(settings.database)
+    assert db.execute("SELECT verdict FROM items WHERE key = 'id:urn:test:0'").fetchall() == [("backfill",)]
+
+
 async def test_failing_feed_does_not_stop_healthy_one_and_health_says_why(
     feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
 ) -> None:

@@ -25,7 +25,8 @@ class Feeds(Notices, Outbox):
     # -- feeds -------------------------------------------------------------------------------------
     def sync_feeds(self, feeds: Iterable[tuple[str, str]], now: float, spread: float = 0.0) -> None:
         """Make the feeds table match the configured ``(name, url)`` pairs. A feed whose URL changed
-        starts over (its first poll is silent again); a removed feed is kept for history.
+        starts over (its first poll is silent again); a removed feed is kept for history, and when it is
+        added back its next poll is a first poll again (its items stay seen).
 
         Feeds already due are spread over the next ``spread`` seconds (by a stable hash of their name),
         so that after a start-up they don't all fire together and keep distinct phases afterwards."""
@@ -56,8 +57,20 @@ class Feeds(Notices, Outbox):
                         },
                     )
                 elif row["removed_at"] is not None:
-                    self.db["feeds"].update(row["id"], {"removed_at": None, "next_poll_at": now})  # type: ignore[union-attr]
                     self._resume(name, now)  # adding a feed back brings it back from a pause
+                    # … and gives it a first poll again (read in full): what it published while it was
+                    # gone is backfill, not a flood. The items it had are still seen.
+                    self.db["feeds"].update(  # type: ignore[union-attr]
+                        row["id"],
+                        {
+                            "removed_at": None,
+                            "first_polled_at": None,
+                            "etag": None,
+                            "last_modified": None,
+                            "body_hash": None,
+                            "next_poll_at": now,
+                        },
+                    )
             for name, row in existing.items():
                 if name not in wanted and row["removed_at"] is None:
                     self.db["feeds"].update(row["id"], {"removed_at": now})  # type: ignore[union-attr]
