@@ -1,6 +1,8 @@
 """One feed's poll, through every stage: fetch → parse → store → match → summarise → (outbox).
 
-The order of decisions for each entry the store has not seen (``decide``):
+The order of decisions for each entry the store has not seen (``decide``) — an entry with an unseen key
+but the link, headline and date of an item the feed had (``bot.identity.signature``) is that item under a
+new guid, and not among them (``_not_rekeyed``):
 
 1. First poll of a feed: an entry older than ``defaults.backfill`` (or without a date) is recorded
    silently (``backfill``) — adding a feed never floods a channel.
@@ -47,7 +49,7 @@ from typing import Literal
 
 from bot import cadence
 from bot.fetch import Fetcher
-from bot.identity import normalise_link
+from bot.identity import normalise_link, signature
 from bot.match import Matcher, fold
 from bot.model import RETITLED, Entry, FetchResult, ParsedFeed, RuleOutcome, Target
 from bot.rules.durations import format_duration
@@ -448,7 +450,8 @@ class Poller:
             outcomes = None  # matched in the worker with the rules replaced meanwhile: match again here
         now_dt = datetime.fromtimestamp(at, UTC)
         first_poll = state.first_polled_at is None
-        fresh, matched, changed = await self._fresh(name, parsed, outcomes, first_poll)
+        had_items = state.items_total > 0
+        fresh, matched, changed = await self._fresh(name, parsed, outcomes, first_poll, had_items)
         defaults = ruleset.config.defaults
         if any(
             e.brief and defaults.silent(e.published, first_poll=first_poll, now=now_dt) is None for e in fresh
@@ -459,7 +462,7 @@ class Poller:
             if parsed.error:
                 return await self._failed(state, interval, parsed.error, fetched.http_status, None, at)
             outcomes = None
-            fresh, matched, changed = await self._fresh(name, parsed, None, first_poll)
+            fresh, matched, changed = await self._fresh(name, parsed, None, first_poll, had_items)
         epoch = datetime.fromtimestamp(0, UTC)
         fresh.sort(key=lambda e: (e.published is None, e.published or epoch))  # oldest first, undated last
         title = parsed.title or state.title or feed.name
@@ -552,8 +555,10 @@ class Poller:
         parsed: ParsedFeed,
         outcomes: list[list[RuleOutcome] | None] | None,
         first_poll: bool = False,
+        had_items: bool = True,
     ) -> tuple[list[Entry], dict[str, list[RuleOutcome] | None], list[tuple[Entry, int, str]]]:
-        """The entries of ``parsed`` the store has not seen on feed ``name`` (the first of each key), the
+        """The entries of ``parsed`` the store has not seen on feed ``name`` (the first of each key) and
+        that are not an item it had under another id (``had_items``: the feed has stored items), the
         outcomes computed for them in the worker, by key, and — after the feed's first poll — the seen
         entries that came back with another headline: (entry, item id, stored headline)."""
         unique: dict[str, Entry] = {}
@@ -566,14 +571,31 @@ class Poller:
         keys = list(unique)
         if first_poll:
             unseen = await self.store.run(lambda s: s.unseen(name, keys))
-            return [e for k, e in unique.items() if k in unseen], matched, []
+            fresh = [e for k, e in unique.items() if k in unseen]
+            return (await self._not_rekeyed(name, fresh) if had_items else fresh), matched, []
         known = await self.store.run(lambda s: s.seen_titles(name, keys))
         retitled = [
             (e, *known[k])
             for k, e in unique.items()
             if k in known and e.title.strip() and not same_headline(e.title, known[k][1])
         ]
-        return [e for k, e in unique.items() if k not in known], matched, retitled
+        fresh = [e for k, e in unique.items() if k not in known]
+        return (await self._not_rekeyed(name, fresh) if had_items else fresh), matched, retitled
+
+    async def _not_rekeyed(self, name: str, unseen: list[Entry]) -> list[Entry]:
+        """``unseen`` without the entries that are an item feed ``name`` already had under another
+        guid/id (same link, headline and date: ``bot.identity.signature``) — not new, not stored again."""
+        signatures = {
+            e.key: sig
+            for e in unseen
+            if (sig := signature(e.link, e.title, e.published.timestamp() if e.published else None))
+        }
+        if not signatures:
+            return unseen
+        again = await self.store.run(lambda s: s.rekeyed(name, signatures))
+        if again:
+            log.debug("feed %s: %d item(s) came back under new ids", name, len(again))
+        return [e for e in unseen if e.key not in again]
 
     async def _failed(
         self,

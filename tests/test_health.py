@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aiohttp import web
+
 from bot.app import App
 from bot.config import Settings
 from bot.deliver import OutboxAlert
@@ -607,5 +609,74 @@ async def test_a_feed_that_keeps_meeting_an_internal_error_backs_off_is_reported
             "Feed wire has been failing for 1 day (since 2026-03-02 09",
             "Feed wire is paused",
         ]
+    finally:
+        await app.close()
+
+
+async def test_items_back_under_new_guids_are_not_new_but_new_stories_among_them_are(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """One feed makes up new guids on every fetch, another's publisher changes its guid format once: an
+    entry with the link, headline and date of an item the feed had is that item — not alerted (not even
+    when backfill kept it quiet), not stored again, not counted by adaptive polling or as an overflow."""
+    clock = Clock()
+
+    def stories(site: str, guid: Callable[[int], str], new: bool = False) -> str:
+        return rss(
+            [
+                {
+                    "title": f"Tartus story {i}",
+                    "link": f"https://{site}.example/{i}",
+                    "guid": guid(i),
+                    "published": T0 - timedelta(hours=5 * i + 1) if i < 100 else clock.dt(),
+                }
+                for i in ([100] if new else []) + list(range(8))  # 1, 6, … 36 h old: 5 within backfill
+            ]
+        )
+
+    fetches = 0
+    fresh = False
+
+    async def junk(request: web.Request) -> web.Response:
+        nonlocal fetches
+        fetches += 1
+        body = stories("junk", lambda i: f"urn:uuid:{fetches}-{i}", fresh)
+        return web.Response(body=body.encode(), content_type="application/rss+xml")
+
+    feed_host.handle("/junk.xml", junk)
+    feed_host.set("/moved.xml", stories("moved", lambda i: f"post-{i}"))
+    home = {"link": "https://home.example/", "title": "Tartus daily, Monday", "guid": "d1"}
+    feed_host.set("/home.xml", rss([{**home, "published": clock.dt()}]))
+    setup_rules(
+        settings,
+        [(n, feed_host.url(f"/{n}.xml"), None) for n in ("junk", "moved", "home")],
+    )
+    app = make_app(clock=clock)
+    sink: Captured = app.sink  # type: ignore[assignment]
+    try:
+        await app.start()
+        first = {p.feed: (p.new_items, p.alerts) for p in (await app.once()).polls}
+        assert first == {"junk": (8, 5), "moved": (8, 5), "home": (1, 1)}
+        interval = (await health(app, "junk")).poll_interval
+        assert interval is not None and interval > 2 * HOUR
+
+        clock.advance(HOUR)
+        feed_host.set("/moved.xml", stories("moved", lambda i: f"https://moved.example/?p={i}"))
+        # Every item links to the home page: a new guid with another headline is a new item.
+        feed_host.set("/home.xml", rss([{**home, "title": "Tartus daily, Tuesday", "guid": "d2"}]))
+        second = {p.feed: (p.new_items, p.alerts, p.verdicts) for p in (await app.once()).polls}
+        assert second["junk"] == second["moved"] == (0, 0, {})
+        assert second["home"][0] == 1
+
+        clock.advance(HOUR)
+        fresh = True
+        feed_host.set("/moved.xml", stories("moved", lambda i: f"https://moved.example/?p={i}", True))
+        third = {p.feed: (p.new_items, p.alerts) for p in (await app.once()).polls}
+        assert third["junk"] == third["moved"] == (1, 1)
+        assert "Tartus story 100" in sink.text
+        assert sink.admin == []  # no overflow
+        state = await health(app, "junk")
+        assert state.items_total == 9 and state.poll_interval is not None and state.poll_interval > 2 * HOUR
+        assert (await health(app, "moved")).items_total == 9
     finally:
         await app.close()
