@@ -453,11 +453,13 @@ class Poller:
         had_items = state.items_total > 0
         fresh, matched, changed = await self._fresh(name, parsed, outcomes, first_poll, had_items)
         defaults = ruleset.config.defaults
+        retitled_briefs = [e for e, _, _ in changed if e.brief]
         if any(
             e.brief and defaults.silent(e.published, first_poll=first_poll, now=now_dt) is None for e in fresh
-        ):
-            # Kept brief for rules replaced meanwhile, or for another feed sharing this URL, yet it can
-            # alert here: read the document again, in full.
+        ) or any(defaults.silent(e.published, first_poll=False, now=now_dt) is None for e in retitled_briefs):
+            # Kept brief for rules replaced meanwhile, or for another feed sharing this URL (on its first
+            # poll), yet it can alert here — new, or a seen item retitled within max_age: read the
+            # document again, in full.
             parsed = await self.parse(fetched.body, fetched.final_url or feed.url, fetched.headers)
             if parsed.error:
                 return await self._failed(state, interval, parsed.error, fetched.http_status, None, at)

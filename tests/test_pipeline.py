@@ -366,6 +366,32 @@ async def test_a_feed_sharing_its_url_with_a_new_feed_still_judges_its_own_new_i
     assert "Naval update" in app.sink.text  # type: ignore[attr-defined]
 
 
+async def test_a_feed_sharing_its_url_with_a_new_feed_still_judges_its_retitled_items(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """The new feed's first poll keeps an item older than backfill brief; for the other feed it is a seen
+    item with another headline, within max_age: judged in full, it alerts."""
+    url = feed_host.url("/levant.xml")
+    feed_host.set("/levant.xml", rss([item(1, "Explosion reported at Syrian port", hours_ago=30)]))
+    rules_for(settings, {"old-wire": url})
+    app = make_app()
+    try:
+        await app.start()
+        await app.once()
+    finally:
+        await app.close()
+    feed_host.set("/levant.xml", rss([item(1, "Russia: explosion at naval base in Tartus", hours_ago=30)]))
+    rules_for(settings, {"new-wire": url, "old-wire": url})  # the new feed first: its parse is shared
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    assert {p.feed: (p.alerts, p.retitled) for p in summary.polls} == {"new-wire": (0, 0), "old-wire": (1, 1)}
+    assert "explosion at naval base in Tartus" in app.sink.text  # type: ignore[attr-defined]
+
+
 # -- a seen item that comes back with another headline ----------------------------------------------------
 
 
