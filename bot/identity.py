@@ -27,9 +27,14 @@ def normalise_link(url: str) -> str:
     except ValueError:
         return url.strip()
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)) else None
-    netloc = f"{host}:{port}" if port else host
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number (``:99999``, ``:8o8o``): the address as written
+        netloc = parts.netloc.rpartition("@")[2].lower()
+    else:
+        host = (parts.hostname or "").lower()
+        default = (scheme, port) in (("http", 80), ("https", 443))
+        netloc = f"{host}:{port}" if port and not default else host
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)
     ]
@@ -48,3 +53,17 @@ def entry_key(guid: str | None, link: str | None, title: str | None, text: str =
     name = (title or "").strip() or text.strip()[:1000]
     digest = hashlib.sha256(f"{name}\n{link or ''}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return f"hash:{digest}"
+
+
+def signature(link: str | None, title: str | None, published: float | None) -> str | None:
+    """What an item is apart from its guid/id: its normalised link, its headline (spacing aside) and its
+    publication time (to the second). An entry with an id the feed never had but the signature of an item
+    it had is that item under a new id (a feed that makes up new guids on every fetch, a publisher that
+    changed its guid format), not a new story. All three must agree: a link alone (many feeds link every
+    item to their home page) or a headline alone ("Daily briefing") is not enough. None for an item with
+    neither link nor headline."""
+    head = " ".join((title or "").split())
+    if not link and not head:
+        return None
+    when = "" if published is None else str(round(published))
+    return f"sig:{normalise_link(link) if link else ''}\n{head}\n{when}"[:3000]

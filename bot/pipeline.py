@@ -1,6 +1,8 @@
 """One feed's poll, through every stage: fetch → parse → store → match → summarise → (outbox).
 
-The order of decisions for each entry the store has not seen (``decide``):
+The order of decisions for each entry the store has not seen (``decide``) — an entry with an unseen key
+but the link, headline and date of an item the feed had (``bot.identity.signature``) is that item under a
+new guid, and not among them (``_not_rekeyed``):
 
 1. First poll of a feed: an entry older than ``defaults.backfill`` (or without a date) is recorded
    silently (``backfill``) — adding a feed never floods a channel.
@@ -47,12 +49,12 @@ from typing import Literal
 
 from bot import cadence
 from bot.fetch import Fetcher
-from bot.identity import normalise_link
+from bot.identity import normalise_link, signature
 from bot.match import Matcher, fold
 from bot.model import RETITLED, Entry, FetchResult, ParsedFeed, RuleOutcome, Target
 from bot.rules.durations import format_duration
 from bot.rules.model import Config, Feed
-from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Retitled, Store, StoreThread
+from bot.store import FeedState, NewItem, NoticeDraft, PlannedAlert, PollRecord, Retitled, StoreThread
 from bot.summarise import summarise
 
 log = logging.getLogger(__name__)
@@ -313,7 +315,7 @@ class Poller:
                 raise
             except Exception as exc:  # one feed's bug must not stop the others
                 log.exception("poll of %s failed unexpectedly", url)
-                reports = await self._internal_error(members, exc)
+                reports = await self._internal_error(members, ruleset, exc)
         except BaseException:
             done.cancel()
             raise
@@ -322,16 +324,24 @@ class Poller:
         done.set_result(reports)
         return reports
 
-    async def _internal_error(self, members: list[str], exc: Exception) -> dict[str, PollReport]:
+    async def _internal_error(
+        self, members: list[str], ruleset: Ruleset, exc: Exception
+    ) -> dict[str, PollReport]:
+        """A bug met while polling: recorded as each feed's failure, with the same backoff, notice after
+        a day and pause after a week as any other failure (a feed it keeps hitting is not retried every
+        few minutes for ever without anyone hearing of it)."""
         error = f"internal error: {type(exc).__name__}: {exc}"[:300]
-        now = self.clock()
-
-        def record(s: Store) -> None:
-            for n in members:
-                s.record_failure(n, now, now + cadence.AUTO_DEFAULT, error)
-
-        await self.store.run(record)
-        return {n: PollReport(n, "error", error=error) for n in members}
+        states = await self.store.run(lambda s: {n: s.feed(n) for n in members})
+        reports: dict[str, PollReport] = {}
+        for n in members:
+            state = states.get(n)
+            if state is None or state.status == "paused":
+                reports[n] = PollReport(n, "skipped", error=error)
+                continue
+            feed = ruleset.config.feed(n)
+            interval = ruleset.config.interval_for(feed) if feed is not None else None
+            reports[n] = await self._failed(state, interval, error, None, None, self.clock())
+        return reports
 
     async def _poll_group(
         self, url: str, requester: str, members: list[str], ruleset: Ruleset, if_due: bool
@@ -440,18 +450,21 @@ class Poller:
             outcomes = None  # matched in the worker with the rules replaced meanwhile: match again here
         now_dt = datetime.fromtimestamp(at, UTC)
         first_poll = state.first_polled_at is None
-        fresh, matched, changed = await self._fresh(name, parsed, outcomes, first_poll)
+        had_items = state.items_total > 0
+        fresh, matched, changed = await self._fresh(name, parsed, outcomes, first_poll, had_items)
         defaults = ruleset.config.defaults
+        retitled_briefs = [e for e, _, _ in changed if e.brief]
         if any(
             e.brief and defaults.silent(e.published, first_poll=first_poll, now=now_dt) is None for e in fresh
-        ):
-            # Kept brief for rules replaced meanwhile, or for another feed sharing this URL, yet it can
-            # alert here: read the document again, in full.
+        ) or any(defaults.silent(e.published, first_poll=False, now=now_dt) is None for e in retitled_briefs):
+            # Kept brief for rules replaced meanwhile, or for another feed sharing this URL (on its first
+            # poll), yet it can alert here — new, or a seen item retitled within max_age: read the
+            # document again, in full.
             parsed = await self.parse(fetched.body, fetched.final_url or feed.url, fetched.headers)
             if parsed.error:
                 return await self._failed(state, interval, parsed.error, fetched.http_status, None, at)
             outcomes = None
-            fresh, matched, changed = await self._fresh(name, parsed, None, first_poll)
+            fresh, matched, changed = await self._fresh(name, parsed, None, first_poll, had_items)
         epoch = datetime.fromtimestamp(0, UTC)
         fresh.sort(key=lambda e: (e.published is None, e.published or epoch))  # oldest first, undated last
         title = parsed.title or state.title or feed.name
@@ -544,8 +557,10 @@ class Poller:
         parsed: ParsedFeed,
         outcomes: list[list[RuleOutcome] | None] | None,
         first_poll: bool = False,
+        had_items: bool = True,
     ) -> tuple[list[Entry], dict[str, list[RuleOutcome] | None], list[tuple[Entry, int, str]]]:
-        """The entries of ``parsed`` the store has not seen on feed ``name`` (the first of each key), the
+        """The entries of ``parsed`` the store has not seen on feed ``name`` (the first of each key) and
+        that are not an item it had under another id (``had_items``: the feed has stored items), the
         outcomes computed for them in the worker, by key, and — after the feed's first poll — the seen
         entries that came back with another headline: (entry, item id, stored headline)."""
         unique: dict[str, Entry] = {}
@@ -558,14 +573,31 @@ class Poller:
         keys = list(unique)
         if first_poll:
             unseen = await self.store.run(lambda s: s.unseen(name, keys))
-            return [e for k, e in unique.items() if k in unseen], matched, []
+            fresh = [e for k, e in unique.items() if k in unseen]
+            return (await self._not_rekeyed(name, fresh) if had_items else fresh), matched, []
         known = await self.store.run(lambda s: s.seen_titles(name, keys))
         retitled = [
             (e, *known[k])
             for k, e in unique.items()
             if k in known and e.title.strip() and not same_headline(e.title, known[k][1])
         ]
-        return [e for k, e in unique.items() if k not in known], matched, retitled
+        fresh = [e for k, e in unique.items() if k not in known]
+        return (await self._not_rekeyed(name, fresh) if had_items else fresh), matched, retitled
+
+    async def _not_rekeyed(self, name: str, unseen: list[Entry]) -> list[Entry]:
+        """``unseen`` without the entries that are an item feed ``name`` already had under another
+        guid/id (same link, headline and date: ``bot.identity.signature``) — not new, not stored again."""
+        signatures = {
+            e.key: sig
+            for e in unseen
+            if (sig := signature(e.link, e.title, e.published.timestamp() if e.published else None))
+        }
+        if not signatures:
+            return unseen
+        again = await self.store.run(lambda s: s.rekeyed(name, signatures))
+        if again:
+            log.debug("feed %s: %d item(s) came back under new ids", name, len(again))
+        return [e for e in unseen if e.key not in again]
 
     async def _failed(
         self,

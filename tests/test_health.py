@@ -3,9 +3,12 @@ the real App and SQLite; only the clock is a stand-in (so a week of failures tak
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from aiohttp import web
 
 from bot.app import App
 from bot.config import Settings
@@ -570,3 +573,110 @@ async def test_a_feed_answering_410_gone_is_reported_at_once_not_a_day_later(
         "keywords.yaml, or give it the feed's new address."
     ]  # once, and nothing yet for the feed that is merely down
     assert gone.status == "degraded" and gone.last_error == "HTTP 410 Gone"
+
+
+async def test_a_feed_that_keeps_meeting_an_internal_error_backs_off_is_reported_and_paused(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """A failure of the bot's own (here the database refuses to store the feed's items) is a failure like
+    any other: it backs off, is reported after a day and pauses the feed after a week."""
+    clock = Clock()
+    feed_host.set("/f.xml", rss(items(clock, 3, every_hours=1)))
+    setup_rules(settings, [("wire", feed_host.url("/f.xml"), None)])
+    app = make_app(clock=clock)
+    sink: Captured = app.sink  # type: ignore[assignment]
+    try:
+        await app.start()
+        db = sqlite3.connect(settings.database)
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON items BEGIN SELECT RAISE(ABORT, 'no room'); END")
+        db.commit()
+        db.close()
+        await app.once()
+        since = clock.t
+        state = await health(app, "wire")
+        assert state.status == "degraded" and (state.last_error or "").startswith("internal error: ")
+        assert "no room" in (state.last_error or "")
+        polls, noticed_at = 1, None
+        while (await health(app, "wire")).status != "paused":
+            clock.t = (await health(app, "wire")).next_poll_at  # the next poll, when it is due
+            await app.once()
+            polls += 1
+            noticed_at = noticed_at or (clock.t if sink.admin else None)
+            assert clock.t <= since + 7 * DAY
+        assert noticed_at == since + DAY and clock.t == since + 7 * DAY
+        assert polls < 40  # backed off up to 6 h, not retried every 10 min (over 1,000 polls a week)
+        assert [t.split(":")[0] for t in sink.admin] == [
+            "Feed wire has been failing for 1 day (since 2026-03-02 09",
+            "Feed wire is paused",
+        ]
+    finally:
+        await app.close()
+
+
+async def test_items_back_under_new_guids_are_not_new_but_new_stories_among_them_are(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """One feed makes up new guids on every fetch, another's publisher changes its guid format once: an
+    entry with the link, headline and date of an item the feed had is that item — not alerted (not even
+    when backfill kept it quiet), not stored again, not counted by adaptive polling or as an overflow."""
+    clock = Clock()
+
+    def stories(site: str, guid: Callable[[int], str], new: bool = False) -> str:
+        return rss(
+            [
+                {
+                    "title": f"Tartus story {i}",
+                    "link": f"https://{site}.example/{i}",
+                    "guid": guid(i),
+                    "published": T0 - timedelta(hours=5 * i + 1) if i < 100 else clock.dt(),
+                }
+                for i in ([100] if new else []) + list(range(8))  # 1, 6, … 36 h old: 5 within backfill
+            ]
+        )
+
+    fetches = 0
+    fresh = False
+
+    async def junk(request: web.Request) -> web.Response:
+        nonlocal fetches
+        fetches += 1
+        body = stories("junk", lambda i: f"urn:uuid:{fetches}-{i}", fresh)
+        return web.Response(body=body.encode(), content_type="application/rss+xml")
+
+    feed_host.handle("/junk.xml", junk)
+    feed_host.set("/moved.xml", stories("moved", lambda i: f"post-{i}"))
+    home = {"link": "https://home.example/", "title": "Tartus daily, Monday", "guid": "d1"}
+    feed_host.set("/home.xml", rss([{**home, "published": clock.dt()}]))
+    setup_rules(
+        settings,
+        [(n, feed_host.url(f"/{n}.xml"), None) for n in ("junk", "moved", "home")],
+    )
+    app = make_app(clock=clock)
+    sink: Captured = app.sink  # type: ignore[assignment]
+    try:
+        await app.start()
+        first = {p.feed: (p.new_items, p.alerts) for p in (await app.once()).polls}
+        assert first == {"junk": (8, 5), "moved": (8, 5), "home": (1, 1)}
+        interval = (await health(app, "junk")).poll_interval
+        assert interval is not None and interval > 2 * HOUR
+
+        clock.advance(HOUR)
+        feed_host.set("/moved.xml", stories("moved", lambda i: f"https://moved.example/?p={i}"))
+        # Every item links to the home page: a new guid with another headline is a new item.
+        feed_host.set("/home.xml", rss([{**home, "title": "Tartus daily, Tuesday", "guid": "d2"}]))
+        second = {p.feed: (p.new_items, p.alerts, p.verdicts) for p in (await app.once()).polls}
+        assert second["junk"] == second["moved"] == (0, 0, {})
+        assert second["home"][0] == 1
+
+        clock.advance(HOUR)
+        fresh = True
+        feed_host.set("/moved.xml", stories("moved", lambda i: f"https://moved.example/?p={i}", True))
+        third = {p.feed: (p.new_items, p.alerts) for p in (await app.once()).polls}
+        assert third["junk"] == third["moved"] == (1, 1)
+        assert "Tartus story 100" in sink.text
+        assert sink.admin == []  # no overflow
+        state = await health(app, "junk")
+        assert state.items_total == 9 and state.poll_interval is not None and state.poll_interval > 2 * HOUR
+        assert (await health(app, "moved")).items_total == 9
+    finally:
+        await app.close()

@@ -137,6 +137,74 @@ async def test_not_modified_path_sends_conditional_get(
     assert feed_host.requests[-1].headers.get("If-None-Match", "").startswith('"')
 
 
+async def test_items_whose_links_have_a_malformed_port_do_not_take_the_feed_down(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """A port out of range or not a number is kept as written in the item's identity and story key."""
+    odd = [
+        {"title": "Russia reinforces Tartus naval base", "link": "https://news.example:99999/1"},  # no guid
+        {"title": "Russia sends ships to Tartus", "link": "https://news.example:8o8o/2"},
+        item(3, "Russia flies jets to Hmeimim", link="https://news.example:99999/3"),  # a guid, and it fires
+        item(4, "Russia resupplies Khmeimim air base"),
+    ]
+    for it in odd[:2]:
+        it["published"] = NOW - timedelta(hours=1)
+    feed_host.set("/levant.xml", rss(odd))
+    rules_for(settings, {"levant-wire": feed_host.url("/levant.xml")})
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    assert [(p.status, p.error, p.alerts) for p in summary.polls] == [("ok", None, 4)]
+    db = sqlite3.connect(settings.database)
+    keys = {k for (k,) in db.execute("SELECT key FROM items WHERE verdict = 'alerted'")}
+    assert keys == {
+        "link:https://news.example:99999/1",
+        "link:https://news.example:8o8o/2",
+        "id:urn:test:3",
+        "id:urn:test:4",
+    }
+
+
+async def test_a_feed_added_back_after_removal_gets_a_first_poll_again_not_a_flood(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    url = feed_host.url("/levant.xml")
+    old = item(0, "Russia and Syria talk about Hmeimim", hours_ago=30)
+
+    async def once() -> tuple[App, list[tuple[str, int, dict[str, int]]]]:
+        app = make_app()
+        try:
+            await app.start()
+            summary = await app.once()
+        finally:
+            await app.close()
+        return app, [(p.feed, p.alerts, p.verdicts) for p in summary.polls]
+
+    feed_host.set("/levant.xml", rss([old]))
+    rules_for(settings, {"levant-wire": url})
+    assert (await once())[1] == [("levant-wire", 0, {"backfill": 1})]
+    feed_host.set("/other.xml", rss([]))
+    rules_for(settings, {"other": feed_host.url("/other.xml")})  # removed from keywords.yaml …
+    await once()
+    # … while it was gone, it published five stories; the last one an hour ago.
+    gone = [item(n, f"Russia moves ships to Tartus, day {n}", hours_ago=30 + 10 * n) for n in range(1, 5)]
+    fresh = item(5, "Russia moves ships out of Tartus")
+    feed_host.set("/levant.xml", rss([fresh, *gone, old]))
+    requests = len(feed_host.requests)
+    rules_for(settings, {"levant-wire": url})  # … and added back
+    app, polls = await once()
+    assert polls == [("levant-wire", 1, {"backfill": 4, "alerted": 1})]
+    text: str = app.sink.text  # type: ignore[attr-defined]
+    assert "ships out of Tartus" in text and "day 1" not in text
+    asked = [r for r in feed_host.requests[requests:] if r.path == "/levant.xml"]
+    assert len(asked) == 1 and "If-None-Match" not in asked[0].headers  # read in full
+    db = sqlite3.connect(settings.database)
+    assert db.execute("SELECT verdict FROM items WHERE key = 'id:urn:test:0'").fetchall() == [("backfill",)]
+
+
 async def test_failing_feed_does_not_stop_healthy_one_and_health_says_why(
     feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
 ) -> None:
@@ -296,6 +364,32 @@ async def test_a_feed_sharing_its_url_with_a_new_feed_still_judges_its_own_new_i
     assert by_feed["old-wire"].status == "ok" and by_feed["old-wire"].alerts == 1
     assert by_feed["new-wire"].status == "ok" and by_feed["new-wire"].alerts == 0
     assert "Naval update" in app.sink.text  # type: ignore[attr-defined]
+
+
+async def test_a_feed_sharing_its_url_with_a_new_feed_still_judges_its_retitled_items(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    """The new feed's first poll keeps an item older than backfill brief; for the other feed it is a seen
+    item with another headline, within max_age: judged in full, it alerts."""
+    url = feed_host.url("/levant.xml")
+    feed_host.set("/levant.xml", rss([item(1, "Explosion reported at Syrian port", hours_ago=30)]))
+    rules_for(settings, {"old-wire": url})
+    app = make_app()
+    try:
+        await app.start()
+        await app.once()
+    finally:
+        await app.close()
+    feed_host.set("/levant.xml", rss([item(1, "Russia: explosion at naval base in Tartus", hours_ago=30)]))
+    rules_for(settings, {"new-wire": url, "old-wire": url})  # the new feed first: its parse is shared
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    assert {p.feed: (p.alerts, p.retitled) for p in summary.polls} == {"new-wire": (0, 0), "old-wire": (1, 1)}
+    assert "explosion at naval base in Tartus" in app.sink.text  # type: ignore[attr-defined]
 
 
 # -- a seen item that comes back with another headline ----------------------------------------------------

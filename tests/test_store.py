@@ -10,7 +10,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.model import Alert, AlertMatch, Entry, Target
-from bot.store import NewItem, PlannedAlert, PollRecord, Store
+from bot.store import NewItem, PlannedAlert, PollRecord, Retitled, Store
 from bot.store.migrations import migrations
 
 A = Target(channel="123456789012345678")
@@ -169,3 +169,48 @@ def test_next_due_at_is_the_earliest_schedule_of_an_active_feed_not_due_yet(tmp_
         assert store.next_due_at(200.0) is None
     finally:
         store.close()
+
+
+def test_items_stored_before_signatures_were_kept_are_known_under_a_new_id(tmp_path: Path) -> None:
+    from bot.identity import signature
+
+    path = tmp_path / "nh.db"
+    old = Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m009_item_signatures")  # a database of the previous version
+    old["feeds"].insert({"id": 1, "name": "f", "url": "https://example.org/f", "status": "ok"})  # type: ignore[union-attr]
+    old["items"].insert(  # type: ignore[union-attr]
+        {
+            "feed_id": 1,
+            "key_hash": 1,
+            "key": "id:a",
+            "title": "Ships  in Tartus",
+            "link": "https://e.org/1",
+            "published": 1.8e9,
+            "seen_at": 1.8e9,
+            "verdict": "no_match",
+        }
+    )
+    old.conn.commit()
+    old.close()
+    store = Store(path)
+    try:
+        same = signature("https://e.org/1?utm_source=rss", "Ships in Tartus", 1.8e9)
+        other = signature("https://e.org/1", "Ships in Tartus", 1.8e9 + 86400)
+        assert same is not None and other is not None
+        assert store.rekeyed("f", {"id:b": same, "id:c": other}) == {"id:b"}
+    finally:
+        store.close()
+
+
+def test_an_item_is_known_by_its_new_headline_after_a_retitle(store: Store) -> None:
+    from bot.identity import signature
+
+    first = Entry(key="id:a", title="Blast at port", link="https://e.org/1", published=entry("a").published)
+    store.record_poll(poll("f", [NewItem(first, "no_match", "")]))
+    item_id = store.seen_titles("f", ["id:a"])["id:a"][0]
+    later = Entry(key="id:a", title="Blast at Tartus", link=first.link, published=first.published)
+    retitled = Retitled(item_id, later, first.title, "new headline")
+    store.record_poll(PollRecord(feed="f", at=2000.0, next_poll_at=2060.0, retitled=[retitled]))
+    when = first.published.timestamp() if first.published else None
+    sigs = {"id:b": signature(first.link, "Blast at Tartus", when) or "", "id:c": "nothing"}
+    assert store.rekeyed("f", sigs) == {"id:b"}

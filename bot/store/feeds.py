@@ -3,10 +3,11 @@ poll's result written in one transaction (items, verdicts, alerts, notices, feed
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from bot.model import STORED_TEXT
+from bot.identity import signature
+from bot.model import STORED_TEXT, Entry
 from bot.store.notices import Notices
 from bot.store.outbox import Outbox
 from bot.store.records import (
@@ -25,7 +26,8 @@ class Feeds(Notices, Outbox):
     # -- feeds -------------------------------------------------------------------------------------
     def sync_feeds(self, feeds: Iterable[tuple[str, str]], now: float, spread: float = 0.0) -> None:
         """Make the feeds table match the configured ``(name, url)`` pairs. A feed whose URL changed
-        starts over (its first poll is silent again); a removed feed is kept for history.
+        starts over (its first poll is silent again); a removed feed is kept for history, and when it is
+        added back its next poll is a first poll again (its items stay seen).
 
         Feeds already due are spread over the next ``spread`` seconds (by a stable hash of their name),
         so that after a start-up they don't all fire together and keep distinct phases afterwards."""
@@ -56,8 +58,20 @@ class Feeds(Notices, Outbox):
                         },
                     )
                 elif row["removed_at"] is not None:
-                    self.db["feeds"].update(row["id"], {"removed_at": None, "next_poll_at": now})  # type: ignore[union-attr]
                     self._resume(name, now)  # adding a feed back brings it back from a pause
+                    # … and gives it a first poll again (read in full): what it published while it was
+                    # gone is backfill, not a flood. The items it had are still seen.
+                    self.db["feeds"].update(  # type: ignore[union-attr]
+                        row["id"],
+                        {
+                            "removed_at": None,
+                            "first_polled_at": None,
+                            "etag": None,
+                            "last_modified": None,
+                            "body_hash": None,
+                            "next_poll_at": now,
+                        },
+                    )
             for name, row in existing.items():
                 if name not in wanted and row["removed_at"] is None:
                     self.db["feeds"].update(row["id"], {"removed_at": now})  # type: ignore[union-attr]
@@ -108,6 +122,41 @@ class Feeds(Notices, Outbox):
         """For the keys in ``keys`` seen on ``feed``: the item's id and its stored headline (what a later
         poll compares to notice an item that came back with another headline)."""
         return {k: (int(row[0]), row[1] or "") for k, row in self._seen_rows(feed, keys, ", id, title")}
+
+    def rekeyed(self, feed: str, signatures: Mapping[str, str]) -> set[str]:
+        """Of ``signatures`` (an unseen key → its entry's ``bot.identity.signature``), the keys whose
+        signature an item stored for ``feed`` has: that item under a new guid/id, not a new one. Batched
+        and indexed like ``unseen``."""
+        state = self.feed(feed)
+        if state is None:
+            raise KeyError(f"unknown feed {feed!r}")
+        by_hash: dict[int, list[str]] = {}
+        for k, sig in signatures.items():
+            by_hash.setdefault(key_hash(sig), []).append(k)
+        hashes = list(by_hash)
+        found: set[str] = set()
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(
+                f"SELECT sig_hash FROM item_signatures WHERE feed_id = ? AND sig_hash IN ({marks})",  # noqa: S608
+                [state.id, *chunk],
+            )
+            for (h,) in cur.fetchall():
+                found.update(by_hash[h])
+        return found
+
+    def _add_signatures(self, feed_id: int, entries: Iterable[Entry]) -> None:
+        """Remember the signatures of these stored entries for ``rekeyed``."""
+        rows = []
+        for e in entries:
+            sig = signature(e.link, e.title, e.published.timestamp() if e.published else None)
+            if sig is not None:
+                rows.append((feed_id, key_hash(sig)))
+        if rows:
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO item_signatures (feed_id, sig_hash) VALUES (?, ?)", rows
+            )
 
     def _seen_rows(
         self, feed: str, keys: Sequence[str], columns: str
@@ -194,6 +243,7 @@ class Feeds(Notices, Outbox):
                 raise KeyError(f"unknown feed {rec.feed!r}")
             inserted = 0
             newest_seen = None
+            stored: list[Entry] = []
             for item in rec.items:
                 e = item.entry
                 verdict, reason = item.verdict, item.reason
@@ -231,6 +281,7 @@ class Feeds(Notices, Outbox):
                     continue  # seen meanwhile (same key twice in one feed body)
                 item_id = cur.lastrowid
                 inserted += 1
+                stored.append(e)
                 for o in item.outcomes or ():
                     if o.verdict in ("matched", "excluded", "missing_all"):
                         self.db.execute(
@@ -242,6 +293,7 @@ class Feeds(Notices, Outbox):
                     alert_ids.append(self._enqueue(item_id, planned, rec.at))
             for changed in rec.retitled:
                 alert_ids.extend(self._record_retitled(changed, rec.at))
+            self._add_signatures(state.id, stored + [changed.entry for changed in rec.retitled])
             self.db.execute(
                 "UPDATE feeds SET title = COALESCE(?, title), last_fetch_at = ?, last_ok_at = ?, "
                 "next_poll_at = ?, etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash), "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from bot.identity import signature
 from bot.store._sqlite import Database, Migrations
+from bot.store.records import key_hash
 
 migrations = Migrations("newshound")
 
@@ -223,3 +225,22 @@ def m008_retention(db: Database) -> None:
     db["items"].add_column("pruned_at", float)  # type: ignore[union-attr]
     db["prune_mark"].create({"id": int, "upto": float}, pk="id", not_null={"upto"})  # type: ignore[union-attr]
     db["prune_mark"].insert({"id": 1, "upto": 0.0})  # type: ignore[union-attr]
+
+
+@migrations()
+def m009_item_signatures(db: Database) -> None:
+    """``item_signatures``: per feed, the 64-bit hash of each stored item's signature (normalised link,
+    headline, publication time: ``bot.identity.signature``), so that an entry with an unseen guid that is
+    an item the feed already had under another guid is recognised (``Store.rekeyed``) with one indexed
+    lookup per entry, like ``unseen``. Filled in for the items already stored."""
+    db.execute(
+        "CREATE TABLE item_signatures (feed_id INTEGER NOT NULL, sig_hash INTEGER NOT NULL, "
+        "PRIMARY KEY (feed_id, sig_hash)) WITHOUT ROWID"
+    )
+    cur = db.execute("SELECT feed_id, link, title, published FROM items")
+    while rows := cur.fetchmany(10_000):
+        sigs = [(f, signature(link, title, published)) for f, link, title, published in rows]
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO item_signatures (feed_id, sig_hash) VALUES (?, ?)",
+            [(f, key_hash(s)) for f, s in sigs if s is not None],
+        )
