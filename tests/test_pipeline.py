@@ -507,3 +507,30 @@ async def test_a_retitled_item_alerts_only_where_it_has_not_been_sent(
     db = sqlite3.connect(settings.database)
     targets = [r[0] for r in db.execute("SELECT target_key FROM alerts ORDER BY id")]
     assert targets == [f"channel:{OTHER_CHANNEL}", f"channel:{CHANNEL}"]
+
+
+async def test_a_json_feed_with_half_a_surrogate_pair_is_stored_and_alerts(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    # JSON can escape half of a surrogate pair alone; no UTF-8 text (SQLite's, Discord's) can hold it.
+    published = (NOW - timedelta(hours=1)).isoformat()
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "Wire \\ud800", "items": ['
+        '{"id": "1", "url": "https://news.example/1", "title": "Russia reinforces Tartus \\udfff base",'
+        f' "content_text": "Ships \\ud83d\\ude80 arrive \\ud83d.", "date_published": "{published}"}}]}}'
+    )
+    feed_host.set("/wire.json", body, content_type="application/feed+json")
+    rules_for(settings, {"wire": feed_host.url("/wire.json")})
+    app = make_app()
+    try:
+        await app.start()
+        summary = await app.once()
+    finally:
+        await app.close()
+    assert [p.status for p in summary.polls] == ["ok"] and summary.delivery.sent == 1
+    sink: Captured = app.sink  # type: ignore[assignment]
+    assert "Russia reinforces Tartus \ufffd base" in sink.text
+    db = sqlite3.connect(settings.database)
+    [(title, summary_text)] = db.execute("SELECT title, summary FROM items").fetchall()
+    assert title == "Russia reinforces Tartus \ufffd base"
+    assert "Ships \U0001f680 arrive \ufffd." in summary_text  # the pair stays one character

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -46,6 +47,23 @@ def parse_date(value: object) -> datetime | None:
         return when.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
+
+
+#: A ``\\uD800``–``\\uDFFF`` escape: JSON can spell half of a surrogate pair alone, which no UTF-8 text (the
+#: store's, Discord's) can hold.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _repaired(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD; pairs, which
+    ``json.loads`` has already joined into one character, stay."""
+    if isinstance(value, str):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, list):
+        return [_repaired(v) for v in value]
+    if isinstance(value, dict):
+        return {_repaired(k): _repaired(v) for k, v in value.items()}
+    return value
 
 
 def _text(value: object) -> str | None:
@@ -98,6 +116,8 @@ def parse_json_feed(body: bytes, url: str, max_entries: int, brief: Brief | None
         return ParsedFeed(error=f"not a readable JSON Feed: invalid JSON ({exc})"[:300], parser="jsonfeed")
     if not isinstance(doc, dict):
         return ParsedFeed(error="not a JSON Feed: the document is not a JSON object", parser="jsonfeed")
+    if _SURROGATE_ESCAPE.search(body):
+        doc = _repaired(doc)
     version = doc.get("version")
     items = doc.get("items")
     if not (isinstance(version, str) and version.startswith(VERSION_PREFIX)) and not isinstance(items, list):
