@@ -297,3 +297,31 @@ rules:
 def test_empty_entry_and_empty_config() -> None:
     assert Matcher(config()).match(Entry(key="k", title="Tartus")) == []
     assert judge(["Tartus"], "").verdict == "no_match"
+
+
+# Twelve \w patterns: each \w is every letter, digit and mark of Unicode, so together they exceed RE2's
+# default 8 MB (the set failed to compile and every item raised).
+CITY_REGEXES = tuple(
+    rf"\b\w{{1,20}}{end}\b"
+    for end in ("grad", "stan", "burg", "ovsk", "evsk", "ino", "ovo", "sk", "pol", "dar", "kent", "abad")
+)
+
+
+def test_many_unicode_word_regexes_load_and_match() -> None:
+    rules = "".join(f"  - name: r{i}\n    regex: ['{p}']\n" for i, p in enumerate(CITY_REGEXES))
+    cfg = parse_rules(f'version: 1\ndefaults: {{channel: "{CHANNEL}"}}\nrules:\n{rules}')
+    out = Matcher(cfg).match(Entry(key="k", title="Volgograd, Kaliningradx, Tashkent"))
+    assert [o.rule for o in out if o.fired] == ["r0", "r10"]
+    assert [h.text for o in out if o.fired for h in o.hits] == ["Volgograd", "Tashkent"]
+
+
+def test_a_regex_set_too_large_for_re2_is_split() -> None:
+    from bot.rules.regex import _compile_sets, compile_regex
+
+    translated = tuple(compile_regex(p).translated for p in CITY_REGEXES)
+    split = _compile_sets(translated, 8 << 20)  # RE2's default: too small for one set of all twelve
+    assert len(split.sets) > 1 and split.failed == ()
+    assert sorted(i for _, members in split.sets for i in members) == list(range(12))
+    assert split.match("tashkent, volgograd") == [0, 10]
+    alone = _compile_sets(translated[:1], 1 << 20)  # too small even for one pattern
+    assert alone.sets == () and alone.failed == (0,) and alone.match("volgograd") == []

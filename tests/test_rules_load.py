@@ -369,3 +369,20 @@ def test_load_rules_reports_a_missing_file(tmp_path: Path) -> None:
 def test_starter_keywords_yaml_loads() -> None:
     config = load_rules(Path(__file__).resolve().parent.parent / "keywords.yaml")
     assert config.rules and config.feeds
+
+
+def test_a_regex_no_re2_set_can_hold_is_reported_at_its_position(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.rules.regex
+
+    monkeypatch.setattr(bot.rules.regex, "MAX_MEM", 1 << 20)  # sets only: the pattern alone compiles
+    assert rule_problems(
+        """
+        - name: a
+          regex:
+            - '\\bok\\b'
+            - '\\b\\w{1,20}grad\\b'
+        """
+    ) == [
+        "12:7: rule 'a' regex '\\\\b\\\\w{1,20}grad\\\\b' is too large: RE2 cannot compile it within 1 MB; "
+        "repeat less (each \\w is every letter of Unicode)"
+    ]

@@ -33,13 +33,14 @@ Order of evaluation, per rule (the one place it is written down):
 Every outcome carries its evidence as ``Hit``s: term, field, the span of the *original* field text and
 that text, so explanations and bold markup point at what the reader saw.
 
-Speed: all rules compile into two Aho-Corasick automata and one RE2 set, whatever their number. Per field,
-a first pass looks for single words and the first word of every phrase in the text with its separators
-turned into spaces; only when that finds something that could make a rule fire does the exact pass run:
-every term of every rule, as one automaton over the text's word string (see ``bot.rules.terms``), then
-the span mapping and phrase checks. Every regex is one member of a single RE2 set that says which
-patterns can match at all. Only rules with a hit are looked at. Cost per entry is nearly flat in the
-number of rules (``python -m bench.match``).
+Speed: all rules compile into two Aho-Corasick automata and one RE2 set (rarely a few), whatever their
+number. Per field, a first pass looks for single words and the first word of every phrase in the text with
+its separators turned into spaces; only when that finds something that could make a rule fire does the
+exact pass run: every term of every rule, as one automaton over the text's word string (see
+``bot.rules.terms``), then the span mapping and phrase checks. Every regex is one member of a single RE2
+set that says which patterns can match at all (several sets when together they exceed RE2's memory
+budget). Only rules with a hit are looked at. Cost per entry is nearly flat in the number of rules
+(``python -m bench.match``).
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ class Matcher:
                     candidates.update(fires)
             regex_ids: list[int] = []
             if rset is not None:
-                regex_ids = rset.Match(folded) or []
+                regex_ids = rset.match(folded)
                 for x in regex_ids:
                     candidates.update(self._regex_rules.get(x, ()))
             if anchored or regex_ids:

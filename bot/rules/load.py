@@ -24,7 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from bot.model import ENTRY_FIELDS
 from bot.rules.durations import DurationError, parse_duration
 from bot.rules.model import DEFAULT_FIELDS, SEVERITIES, Config, Defaults, Feed, Rule
-from bot.rules.regex import RegexError, compile_regex
+from bot.rules.regex import CompiledRegex, RegexError, compile_regex, regex_set
 from bot.rules.terms import compile_term
 from bot.rules.text import fold
 
@@ -135,6 +135,8 @@ class _Validator:
         self.path = path
         self.problems: list[Problem] = []
         self.default_destination_given = False  # so a bad defaults.channel is not reported twice
+        # Each distinct valid pattern, in the matcher's order, with where it is first written.
+        self.compiled_regexes: dict[str, tuple[CompiledRegex, tuple[int, int], str]] = {}
 
     # -- reporting ---------------------------------------------------------------------------------
     def at(self, pos: tuple[int, int], message: str) -> None:
@@ -184,6 +186,7 @@ class _Validator:
         defaults = self.defaults(doc)
         feeds = self.feeds(doc)
         rules = self.rules(doc, feeds, defaults)
+        self.regex_set()
         if self.problems:
             raise RulesError(self.problems)
         return Config(path=self.path, version=1, defaults=defaults, feeds=tuple(feeds), rules=tuple(rules))
@@ -533,10 +536,27 @@ class _Validator:
     def regexes(self, node: CommentedMap, label: str) -> list[str]:
         items = self.str_items(node, "regex", f"{label} regex")
         for pos, pattern in items:
-            problem = regex_problem(pattern)
+            compiled, problem = _compile_regex(pattern)
             if problem:
                 self.at(pos, f"{label} regex {pattern!r} is invalid: {problem}")
+            elif compiled is not None and pattern not in self.compiled_regexes:
+                self.compiled_regexes[pattern] = (compiled, pos, label)
         return [p for _, p in items]
+
+    def regex_set(self) -> None:
+        """The matcher runs every pattern in RE2 sets (``bot.rules.regex.regex_set``): build the same
+        sets, so that a pattern too large for them is reported here and not when items are matched."""
+        entries = list(self.compiled_regexes.values())
+        built = regex_set([c for c, _, _ in entries])
+        if built is None:
+            return
+        for i in built.failed:
+            compiled, pos, label = entries[i]
+            self.at(
+                pos,
+                f"{label} regex {compiled.pattern!r} is too large: RE2 cannot compile it within "
+                f"{built.max_mem >> 20} MB; repeat less (each \\w is every letter of Unicode)",
+            )
 
     def fields(self, node: CommentedMap, label: str) -> list[str]:
         if "fields" not in node:
@@ -578,19 +598,23 @@ def term_problem(term: str) -> str | None:
 
 def regex_problem(pattern: str) -> str | None:
     """Why a ``regex`` pattern cannot be used, or None (see ``bot.rules.regex``)."""
+    return _compile_regex(pattern)[1]
+
+
+def _compile_regex(pattern: str) -> tuple[CompiledRegex | None, str | None]:
+    """(the compiled pattern, None) or (None, why it cannot be used)."""
     controls = sorted({c for c in pattern if ord(c) < 32 and c not in "\t\n"})
     if controls:
         names = {"\b": "\\b (backspace)", "\f": "\\f", "\v": "\\v", "\a": "\\a", "\x1b": "\\e"}
         which = ", ".join(names.get(c, repr(c)) for c in controls)
-        return (
+        return None, (
             f"it holds the control character {which}: inside double quotes YAML turns backslash escapes "
             "into characters; write the pattern in single quotes, e.g. '\\bTartus\\b'"
         )
     try:
-        compile_regex(pattern)
+        return compile_regex(pattern), None
     except RegexError as exc:
-        return str(exc)
-    return None
+        return None, str(exc)
 
 
 def _is_http_url(value: str) -> bool:

@@ -18,32 +18,41 @@ a pattern before compiling it:
   not pick is not tried.)
 
 ``\\d`` stays ASCII: folding turns every decimal digit into an ASCII one.
+
+Every pattern, and the set of all of them (``regex_set``), may use up to ``MAX_MEM`` bytes of RE2 memory
+(RE2's default is 8 MB, which a dozen ``\\w{1,20}`` patterns exceed: each ``\\w`` is every letter, digit
+and mark of Unicode). A set too large for that is split into smaller sets; a pattern that cannot be
+compiled even in a set of its own is reported by the loader, like any invalid pattern.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import re2
 
 from bot.rules.text import fold, is_boundary
 
-__all__ = ["CompiledRegex", "RegexError", "compile_regex", "translate"]
+__all__ = ["MAX_MEM", "CompiledRegex", "RegexError", "RegexSet", "compile_regex", "regex_set", "translate"]
 
 _GROUP = "nh_b"
 _WORD = r"\pL\pN\pM_"
+#: RE2 memory budget of one pattern and of one set of patterns (RE2's default is 8 MB).
+MAX_MEM = 64 << 20
 
 
 class RegexError(ValueError):
     pass
 
 
-def _options() -> Any:
+def _options(max_mem: int = MAX_MEM) -> Any:
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False
+    options.max_mem = max_mem
     return options
 
 
@@ -194,12 +203,50 @@ def _group_names(pattern: str) -> list[str]:
     return names
 
 
-def regex_set(compiled: list[CompiledRegex]) -> Any | None:
-    """One RE2 set of every pattern: which of them can match a text, found in a single pass."""
+@dataclass(frozen=True, slots=True)
+class RegexSet:
+    """Every pattern of the rules as few RE2 sets as fit in ``MAX_MEM`` each (usually one): which
+    patterns can match a text, found in one pass per set."""
+
+    sets: tuple[tuple[Any, tuple[int, ...]], ...]  # (re2.Set, index in the pattern list of each member)
+    failed: tuple[int, ...]  # patterns that cannot be compiled even in a set of their own (never match)
+    max_mem: int  # each set's RE2 memory budget
+
+    def match(self, text: str | bytes) -> list[int]:
+        """Indices of the patterns that can match ``text`` (their ``\\b`` checks not yet applied)."""
+        if len(self.sets) == 1 and not self.failed:  # the usual case: one set of every pattern, in order
+            return self.sets[0][0].Match(text) or []
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        return [members[j] for s, members in self.sets for j in s.Match(data) or []]
+
+
+def regex_set(compiled: Sequence[CompiledRegex]) -> RegexSet | None:
+    """One RE2 set of every pattern — or, when that is too large for ``MAX_MEM``, several smaller ones.
+    Patterns that cannot be compiled even alone are listed in ``failed`` (the loader reports them)."""
     if not compiled:
         return None
-    s = re2.Set.SearchSet(_options())
-    for c in compiled:
-        s.Add(c.translated)
-    s.Compile()
-    return s
+    return _compile_sets(tuple(c.translated for c in compiled), MAX_MEM)
+
+
+@lru_cache(maxsize=2)
+def _compile_sets(patterns: tuple[str, ...], max_mem: int) -> RegexSet:
+    """The loader and the matcher build the same sets from the same rules: the second build is free."""
+    sets: list[tuple[Any, tuple[int, ...]]] = []
+    failed: list[int] = []
+    pending = [tuple(range(len(patterns)))]
+    while pending:
+        members = pending.pop()
+        s = re2.Set.SearchSet(_options(max_mem))
+        for i in members:
+            s.Add(patterns[i])
+        try:
+            s.Compile()
+        except re2.error:
+            if len(members) == 1:
+                failed.append(members[0])
+            else:  # halve it (the first half is tried first: sets stay in pattern order)
+                half = len(members) // 2
+                pending += [members[half:], members[:half]]
+            continue
+        sets.append((s, members))
+    return RegexSet(tuple(sets), tuple(sorted(failed)), max_mem)
