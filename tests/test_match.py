@@ -325,3 +325,36 @@ def test_a_regex_set_too_large_for_re2_is_split() -> None:
     assert split.match("tashkent, volgograd") == [0, 10]
     alone = _compile_sets(translated[:1], 1 << 20)  # too small even for one pattern
     assert alone.sets == () and alone.failed == (0,) and alone.match("volgograd") == []
+
+
+class _CountingRegex:
+    """An RE2 regex that counts its searches."""
+
+    def __init__(self, regex: object) -> None:
+        self.regex = regex
+        self.searches = 0
+
+    def search(self, text: object, pos: int = 0) -> object:
+        self.searches += 1
+        return self.regex.search(text, pos)  # type: ignore[attr-defined]
+
+
+def test_failed_boundary_matches_do_not_make_regex_search_quadratic() -> None:
+    """Each failed \\b check searched again one character later, over and over the same 20,000
+    letters (5 s); failed matches are now retried only until they add up to a few times the text."""
+    from dataclasses import replace
+
+    from bot.rules.regex import compile_regex
+
+    text = "a" * 20_000 + "gradx Volgograd"
+    compiled = compile_regex(r"\w+grad\b")
+    counting = _CountingRegex(compiled.regex)
+    spans = list(replace(compiled, regex=counting).finditer(text))
+    assert [text[s:e] for s, e in spans] == ["Volgograd"]
+    assert counting.searches < 20
+    # Short failed matches are still retried one character later (\w\w\b finds "bc" in "abc").
+    assert list(compile_regex(r"\w\w\b").finditer("abc")) == [(1, 3)]
+    # Spans are character offsets, whatever the UTF-8 length of what comes before.
+    text = "😀 в Тартусе и Тартусом"
+    found = compile_regex(r"\bтартус\w*").finditer(text)
+    assert [text[s:e] for s, e in found] == ["Тартусе", "Тартусом"]

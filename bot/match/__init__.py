@@ -85,6 +85,7 @@ class _Field:
     wordstr: str
     raw: list[tuple[int, Any]]
     regex_ids: list[int]
+    encoded: bytes  # folded in UTF-8, when a regex may match
 
 
 HitKind = Literal["keyword", "all", "exclude", "regex"]
@@ -208,7 +209,7 @@ class Matcher:
                     out[i] = disabled
 
         # First pass: which fields can hold a term at all, and which rules could fire.
-        firsts: list[tuple[str, str, str, str, list[int]]] = []
+        firsts: list[tuple[str, str, str, str, list[int], bytes]] = []
         candidates: set[int] = set()
         anchors = self._anchors
         rset = self._regex_set
@@ -225,25 +226,27 @@ class Matcher:
                     anchored = True
                     candidates.update(fires)
             regex_ids: list[int] = []
+            encoded = b""
             if rset is not None:
-                regex_ids = rset.match(folded)
+                encoded = folded.encode("utf-8")  # once: the set and every regex search bytes
+                regex_ids = rset.match(encoded)
                 for x in regex_ids:
                     candidates.update(self._regex_rules.get(x, ()))
             if anchored or regex_ids:
-                firsts.append((name, text, folded, spaced_text if anchored else "", regex_ids))
+                firsts.append((name, text, folded, spaced_text if anchored else "", regex_ids, encoded))
         candidates = {i for i in candidates if out[i].verdict == "no_match"}
         if not candidates:
             return out
 
         # Exact pass, only over fields where something may hit.
         scanned: list[_Field] = []
-        for name, text, folded, spaced_text, regex_ids in firsts:
+        for name, text, folded, spaced_text, regex_ids, encoded in firsts:
             wordstr = ""
             raw: list[tuple[int, Any]] = []
             if spaced_text:
                 wordstr = " " + " ".join(spaced_text.split()) + " "
                 raw = list(self._automaton.iter(wordstr))
-            scanned.append(_Field(name, text, folded, wordstr, raw, regex_ids))
+            scanned.append(_Field(name, text, folded, wordstr, raw, regex_ids, encoded))
 
         found: dict[int, list[_Span]] = {}
         found_rx: dict[int, list[_Span]] = {}
@@ -349,7 +352,7 @@ class Matcher:
                     if all(gap_allowed(g, allowed) for g in gaps):
                         found.setdefault(tid, []).append((f.name, *span))
         for x in f.regex_ids:
-            for start, end in self._regexes[x].finditer(f.folded):
+            for start, end in self._regexes[x].finditer(f.folded, f.encoded):
                 found_rx.setdefault(x, []).append((f.name, *original(start, end)))
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "fold_char",
     "fold_with_offsets",
     "is_boundary",
+    "is_boundary_between",
     "is_nospace",
     "is_word_char",
     "spaced",
@@ -493,6 +494,11 @@ def is_boundary(folded: str, pos: int) -> bool:
     """True when a word starts or ends at ``pos`` in ``folded`` (the Unicode-aware ``\\b``)."""
     left = folded[pos - 1] if pos > 0 else ""
     right = folded[pos] if pos < len(folded) else ""
+    return is_boundary_between(left, right)
+
+
+def is_boundary_between(left: str, right: str) -> bool:
+    """``is_boundary`` between the characters ``left`` and ``right`` ("" at the edges of the text)."""
     lw = bool(left) and is_word_char(left)
     rw = bool(right) and is_word_char(right)
     if lw != rw:
