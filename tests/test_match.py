@@ -358,3 +358,30 @@ def test_failed_boundary_matches_do_not_make_regex_search_quadratic() -> None:
     text = "😀 в Тартусе и Тартусом"
     found = compile_regex(r"\bтартус\w*").finditer(text)
     assert [text[s:e] for s, e in found] == ["Тартусе", "Тартусом"]
+
+
+def nfd(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFD", text)
+
+
+def test_decomposed_text_matches_like_composed_text() -> None:
+    """NFD text (letter + combining mark) lost marks that folding keeps: й became и, ガ became カ."""
+    assert nfd("Хмеймим") != "Хмеймим"
+    assert hits(["Хмеймим"], nfd("База Хмеймим")) == [nfd("Хмеймим")]
+    assert hits(["мои"], nfd("мой")) == []  # the breve makes another letter
+    assert hits([nfd("Хмеймим")], "База Хмеймим") == ["Хмеймим"]  # a decomposed keyword too
+    assert hits(["ガザ"], nfd("ガザ地区")) == [nfd("ガザ")]
+    assert hits(["타르투스"], nfd("타르투스에서")) == [nfd("타르투스")]  # Hangul jamo
+    # A span never leaves a mark behind: the accent folded away after the last letter is in it.
+    assert hits(["cafe"], nfd("café au lait")) == [nfd("café")]
+
+
+def test_decomposed_regex_patterns_are_composed_first() -> None:
+    def rx(pattern: str, text: str) -> list[str]:
+        o = Matcher(config(Rule(name="r", regex=(pattern,)))).match(Entry(key="k", title=text))[0]
+        return [h.text for h in o.hits] if o.fired else []
+
+    assert rx(nfd(r"\bмой\b"), "это мой дом") == ["мой"]
+    assert rx(nfd(r"\bмой\b"), "это мои дома") == []

@@ -57,7 +57,7 @@ from bot.model import ENTRY_FIELDS, Entry, Hit, RuleOutcome, utcnow
 from bot.rules.model import Config, Feed, Rule
 from bot.rules.regex import CompiledRegex, RegexError, compile_regex, regex_set
 from bot.rules.terms import Term, compile_term, gap_allowed
-from bot.rules.text import fold, fold_with_offsets, is_nospace, spaced, word_spans_iter
+from bot.rules.text import combining_end, fold, fold_with_offsets, is_nospace, spaced, word_spans_iter
 
 __all__ = ["Matcher", "compile_rules", "fold"]
 
@@ -320,7 +320,9 @@ class Matcher:
             raise AssertionError("fold() and fold_with_offsets() disagree")
 
         def original(start: int, end: int) -> tuple[int, int]:
-            return offsets[start], offsets[end - 1] + 1
+            # Marks folded away after the last character (an accent, the rest of a composed letter) belong
+            # to the span: markup must not separate them from their letter.
+            return offsets[start], combining_end(f.text, offsets[end - 1] + 1, offsets[end])
 
         if f.raw:
             wordstr = f.wordstr

@@ -29,6 +29,7 @@ compiled even in a set of its own is reported by the loader, like any invalid pa
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,6 +65,7 @@ def _options(max_mem: int = MAX_MEM) -> Any:
 
 def translate(pattern: str) -> tuple[str, tuple[tuple[str, bool], ...]]:
     """(RE2 pattern, boundary checks): each check is (group name, True for ``\\b`` / False for ``\\B``)."""
+    pattern = unicodedata.normalize("NFC", pattern)  # letters are folded one by one, like composed text
     out: list[str] = []
     checks: list[tuple[str, bool]] = []
     i, n = 0, len(pattern)
