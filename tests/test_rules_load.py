@@ -386,3 +386,24 @@ def test_a_regex_no_re2_set_can_hold_is_reported_at_its_position(monkeypatch: py
         "12:7: rule 'a' regex '\\\\b\\\\w{1,20}grad\\\\b' is too large: RE2 cannot compile it within 1 MB; "
         "repeat less (each \\w is every letter of Unicode)"
     ]
+
+
+def test_an_unquoted_text_with_commas_is_not_taken_for_one_term() -> None:
+    """`keywords: Tartus, Khmeimim` became the single phrase "Tartus, Khmeimim", which never matches."""
+    assert rule_problems(
+        """
+        - name: a
+          keywords: Tartus, Khmeimim
+          all: Russia,Syria
+          exclude: festival , concert
+        """
+    ) == [
+        "10:13: rule 'a' keywords: 'Tartus, Khmeimim' is one term with commas in it; for a list write "
+        "[Tartus, Khmeimim], for one term quote it",
+        "11:8: rule 'a' all: 'Russia,Syria' is one term with commas in it; for a list write [Russia, Syria], "
+        "for one term quote it",
+        "12:12: rule 'a' exclude: 'festival , concert' is one term with commas in it; for a list write "
+        "[festival, concert], for one term quote it",
+    ]
+    quoted = parse_rules(HEAD + '  - name: a\n    keywords: "Washington, D.C."\n    exclude: [festival]\n')
+    assert quoted.rules[0].keywords == ("Washington, D.C.",)

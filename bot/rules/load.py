@@ -513,6 +513,16 @@ class _Validator:
         return out
 
     def terms(self, node: CommentedMap, key: str, label: str) -> list[str]:
+        value = node.get(key)
+        if type(value) is str and "," in value:
+            # An unquoted `keywords: Tartus, Khmeimim` is one term that never matches, not a list.
+            listed = ", ".join(part.strip() for part in value.split(",") if part.strip())
+            self.at(
+                self.value_pos(node, key),
+                f"{label} {key}: {value!r} is one term with commas in it; for a list write [{listed}], "
+                "for one term quote it",
+            )
+            return []
         items = self.str_items(node, key, f"{label} {key}")
         for pos, term in items:
             problem = term_problem(term)
