@@ -407,3 +407,17 @@ def test_an_unquoted_text_with_commas_is_not_taken_for_one_term() -> None:
     ]
     quoted = parse_rules(HEAD + '  - name: a\n    keywords: "Washington, D.C."\n    exclude: [festival]\n')
     assert quoted.rules[0].keywords == ("Washington, D.C.",)
+
+
+def test_unquoted_numbers_are_terms_as_written() -> None:
+    """YAML reads 007 as 7 and 1.10 as 1.1: the keywords were rewritten and never matched as written."""
+    config = parse_rules(
+        HEAD
+        + "  - name: a\n    keywords: [007, 1.10, 0x1F, 1e3, 1_000, 2024]\n    all: [1.50]\n"
+        + "  - name: b\n    keywords:\n      - 007\n"
+    )
+    assert config.rules[0].keywords == ("007", "1.10", "0x1F", "1e3", "1_000", "2024")
+    assert config.rules[0].all == ("1.50",)
+    assert config.rules[1].keywords == ("007",)
+    with pytest.raises(RulesError, match="'007' is also in `keywords`"):
+        parse_rules(HEAD + "  - name: a\n    keywords: [007]\n    exclude: [007]\n")

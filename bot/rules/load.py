@@ -52,6 +52,9 @@ NAME = re.compile(r"[^\s:][^\n\r\t]{0,63}")
 #: A webhook URL's path ends in ``/api[/vN]/webhooks/ID/TOKEN`` (nothing after: ``/slack`` and ``/github``
 #: are other APIs, whose payloads differ).
 WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/\d+/[\w-]+/?\Z", re.ASCII)
+#: An unquoted YAML number as written (``007``, ``+1.50``, ``0x1F``, ``1_000``, ``1e3``, ``.5``).
+_NUMBER = re.compile(r"[-+]?\.?[0-9][0-9A-Za-z_.+-]*", re.ASCII)
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +125,7 @@ def _parse_rules_cached(text: str, path: str) -> Config:
         raise RulesError([Problem(path, line, col, f"YAML syntax: {what}")]) from None
     except YAMLError as exc:
         raise RulesError([Problem(path, 1, 1, f"YAML syntax: {exc}")]) from None
-    return _Validator(path).document(doc)
+    return _Validator(path, text).document(doc)
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -131,8 +134,9 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
 
 
 class _Validator:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, text: str = "") -> None:
         self.path = path
+        self.lines = _LINE_BREAK.split(text)  # as ruamel counts lines, for numbers as written
         self.problems: list[Problem] = []
         self.default_destination_given = False  # so a bad defaults.channel is not reported twice
         # Each distinct valid pattern, in the matcher's order, with where it is first written.
@@ -486,7 +490,9 @@ class _Validator:
         """The valid entries of a list of text, each with its position in the file. ``quiet``: report
         nothing (the list was checked already)."""
         if quiet:
-            return _Validator(self.path).str_items(node, key, label, allow_empty=allow_empty)
+            silent = _Validator(self.path)
+            silent.lines = self.lines
+            return silent.str_items(node, key, label, allow_empty=allow_empty)
         if key not in node:
             return []
         value = node[key]
@@ -509,8 +515,17 @@ class _Validator:
             if isinstance(v, bool) or not isinstance(v, str | int | float) or not str(v).strip():
                 self.at(pos, f"{label}: entry {i + 1} must be non-empty text, not {v!r}")
             else:
-                out.append((pos, str(v).strip()))
+                out.append((pos, self.as_written(v, pos).strip()))
         return out
+
+    def as_written(self, value: str | int | float, pos: tuple[int, int]) -> str:
+        """An entry of a list of text as the file has it: YAML reads an unquoted ``007``, ``1.10``, ``0x1F``
+        or ``1e3`` as a number (7, 1.1, 31, 1000.0), but the keyword is what was written."""
+        if isinstance(value, str):
+            return value
+        line, column = pos
+        written = _NUMBER.match(self.lines[line], column) if 0 <= line < len(self.lines) else None
+        return written.group() if written else str(value)
 
     def terms(self, node: CommentedMap, key: str, label: str) -> list[str]:
         value = node.get(key)
