@@ -421,3 +421,27 @@ def test_unquoted_numbers_are_terms_as_written() -> None:
     assert config.rules[1].keywords == ("007",)
     with pytest.raises(RulesError, match="'007' is also in `keywords`"):
         parse_rules(HEAD + "  - name: a\n    keywords: [007]\n    exclude: [007]\n")
+
+
+@pytest.mark.parametrize("zero", ["0", '"0"', "0s", "0m", "0h0m", "0.0"])
+def test_backfill_accepts_zero_in_any_form(zero: str) -> None:
+    """`backfill: 0` was allowed but `backfill: 0s` refused ("duration must be positive")."""
+    config = parse_rules(f'version: 1\ndefaults:\n  channel: "{CH}"\n  backfill: {zero}\n')
+    assert config.defaults.backfill == 0.0
+
+
+def test_other_durations_are_still_never_zero() -> None:
+    assert problems(
+        f"""
+        version: 1
+        defaults:
+          channel: "{CH}"
+          interval: 0s
+          max_age: 0s
+          backfill: -1
+        """
+    ) == [
+        "4:13: defaults.interval: duration must be positive, got '0s' (or `auto`)",
+        "5:12: defaults.max_age: duration must be positive, got '0s'",
+        "6:13: defaults.backfill: duration must be positive, got -1",
+    ]

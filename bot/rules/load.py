@@ -402,10 +402,8 @@ class _Validator:
         if key not in node:
             return default
         value = node[key]
-        if allow_zero and value in (0, "0"):
-            return 0.0
         try:
-            return parse_duration(value)
+            return parse_duration(value, allow_zero=allow_zero)
         except DurationError as exc:
             self.at(self.value_pos(node, key), f"{label}: {exc}")
             return default
