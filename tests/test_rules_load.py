@@ -223,7 +223,10 @@ def test_duplicate_yaml_keys() -> None:
             keywords: [y]
         """
     )
-    assert found == ["5:5: YAML: duplicate key 'keywords' in the mapping that starts on line 3"]
+    assert found == [
+        "3:5: rule 'a' has no channel: set `channel` on it or `defaults.channel`",
+        "5:5: YAML: duplicate key 'keywords' in the mapping that starts on line 3",
+    ]
 
 
 def test_top_level_problems() -> None:
@@ -444,4 +447,25 @@ def test_other_durations_are_still_never_zero() -> None:
         "4:13: defaults.interval: duration must be positive, got '0s' (or `auto`)",
         "5:12: defaults.max_age: duration must be positive, got '0s'",
         "6:13: defaults.backfill: duration must be positive, got -1",
+    ]
+
+
+def test_duplicate_keys_do_not_hide_the_other_problems() -> None:
+    """The first duplicate key stopped everything: only it was reported."""
+    assert problems(
+        f"""
+        version: 1
+        defaults:
+          channel: "{CH}"
+          channel: "{CH}"
+        rules:
+          - name: a
+            keywords: [x]
+            keywords: [y]
+            severity: hgh
+        """
+    ) == [
+        "4:3: YAML: duplicate key 'channel' in the mapping that starts on line 3",
+        "8:5: YAML: duplicate key 'keywords' in the mapping that starts on line 6",
+        "9:15: rule 'a' severity must be one of low, normal, high, critical, not 'hgh'; did you mean 'high'?",
     ]

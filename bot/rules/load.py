@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.model import ENTRY_FIELDS
@@ -106,11 +106,28 @@ def parse_rules(text: str, path: str = "keywords.yaml") -> Config:
     return _parse_rules_cached(text, path)
 
 
+class _DuplicateKeys(RoundTripConstructor):
+    """The round-trip constructor, noting each duplicate key (the first value stays) where ruamel stops at
+    the first one: the file's other problems are reported with them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.duplicates: list[tuple[Any, Any, Any]] = []  # (key, its mark, the mapping's mark)
+
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+        if key in mapping:
+            self.duplicates.append((key, key_node.start_mark, node.start_mark))
+            return False
+        return True
+
+
 @lru_cache(maxsize=2)
 def _parse_rules_cached(text: str, path: str) -> Config:
+    loader = yaml_loader()
+    loader.Constructor = _DuplicateKeys
     try:
-        doc = yaml_loader().load(text)
-    except DuplicateKeyError as exc:
+        doc = loader.load(text)
+    except DuplicateKeyError as exc:  # a second merge key (<<) in one mapping
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         key = re.search(r'duplicate key "([^"]*)"', exc.problem or "")
@@ -125,7 +142,13 @@ def _parse_rules_cached(text: str, path: str) -> Config:
         raise RulesError([Problem(path, line, col, f"YAML syntax: {what}")]) from None
     except YAMLError as exc:
         raise RulesError([Problem(path, 1, 1, f"YAML syntax: {exc}")]) from None
-    return _Validator(path, text).document(doc)
+    validator = _Validator(path, text)
+    for key, mark, mapping in loader.constructor.duplicates:
+        validator.at(
+            (mark.line, mark.column),
+            f"YAML: duplicate key {key!r} in the mapping that starts on line {mapping.line + 1}",
+        )
+    return validator.document(doc)
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
