@@ -297,3 +297,91 @@ rules:
 def test_empty_entry_and_empty_config() -> None:
     assert Matcher(config()).match(Entry(key="k", title="Tartus")) == []
     assert judge(["Tartus"], "").verdict == "no_match"
+
+
+# Twelve \w patterns: each \w is every letter, digit and mark of Unicode, so together they exceed RE2's
+# default 8 MB (the set failed to compile and every item raised).
+CITY_REGEXES = tuple(
+    rf"\b\w{{1,20}}{end}\b"
+    for end in ("grad", "stan", "burg", "ovsk", "evsk", "ino", "ovo", "sk", "pol", "dar", "kent", "abad")
+)
+
+
+def test_many_unicode_word_regexes_load_and_match() -> None:
+    rules = "".join(f"  - name: r{i}\n    regex: ['{p}']\n" for i, p in enumerate(CITY_REGEXES))
+    cfg = parse_rules(f'version: 1\ndefaults: {{channel: "{CHANNEL}"}}\nrules:\n{rules}')
+    out = Matcher(cfg).match(Entry(key="k", title="Volgograd, Kaliningradx, Tashkent"))
+    assert [o.rule for o in out if o.fired] == ["r0", "r10"]
+    assert [h.text for o in out if o.fired for h in o.hits] == ["Volgograd", "Tashkent"]
+
+
+def test_a_regex_set_too_large_for_re2_is_split() -> None:
+    from bot.rules.regex import _compile_sets, compile_regex
+
+    translated = tuple(compile_regex(p).translated for p in CITY_REGEXES)
+    split = _compile_sets(translated, 8 << 20)  # RE2's default: too small for one set of all twelve
+    assert len(split.sets) > 1 and split.failed == ()
+    assert sorted(i for _, members in split.sets for i in members) == list(range(12))
+    assert split.match("tashkent, volgograd") == [0, 10]
+    alone = _compile_sets(translated[:1], 1 << 20)  # too small even for one pattern
+    assert alone.sets == () and alone.failed == (0,) and alone.match("volgograd") == []
+
+
+class _CountingRegex:
+    """An RE2 regex that counts its searches."""
+
+    def __init__(self, regex: object) -> None:
+        self.regex = regex
+        self.searches = 0
+
+    def search(self, text: object, pos: int = 0) -> object:
+        self.searches += 1
+        return self.regex.search(text, pos)  # type: ignore[attr-defined]
+
+
+def test_failed_boundary_matches_do_not_make_regex_search_quadratic() -> None:
+    """Each failed \\b check searched again one character later, over and over the same 20,000
+    letters (5 s); failed matches are now retried only until they add up to a few times the text."""
+    from dataclasses import replace
+
+    from bot.rules.regex import compile_regex
+
+    text = "a" * 20_000 + "gradx Volgograd"
+    compiled = compile_regex(r"\w+grad\b")
+    counting = _CountingRegex(compiled.regex)
+    spans = list(replace(compiled, regex=counting).finditer(text))
+    assert [text[s:e] for s, e in spans] == ["Volgograd"]
+    assert counting.searches < 20
+    # Short failed matches are still retried one character later (\w\w\b finds "bc" in "abc").
+    assert list(compile_regex(r"\w\w\b").finditer("abc")) == [(1, 3)]
+    # Spans are character offsets, whatever the UTF-8 length of what comes before.
+    text = "😀 в Тартусе и Тартусом"
+    found = compile_regex(r"\bтартус\w*").finditer(text)
+    assert [text[s:e] for s, e in found] == ["Тартусе", "Тартусом"]
+
+
+def nfd(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFD", text)
+
+
+def test_decomposed_text_matches_like_composed_text() -> None:
+    """NFD text (letter + combining mark) lost marks that folding keeps: й became и, ガ became カ."""
+    assert nfd("Хмеймим") != "Хмеймим"
+    assert hits(["Хмеймим"], nfd("База Хмеймим")) == [nfd("Хмеймим")]
+    assert hits(["мои"], nfd("мой")) == []  # the breve makes another letter
+    assert hits([nfd("Хмеймим")], "База Хмеймим") == ["Хмеймим"]  # a decomposed keyword too
+    assert hits(["ガザ"], nfd("ガザ地区")) == [nfd("ガザ")]
+    assert hits(["타르투스"], nfd("타르투스에서")) == [nfd("타르투스")]  # Hangul jamo
+    # A span never leaves a mark behind: the accent folded away after the last letter is in it.
+    assert hits(["cafe"], nfd("café au lait")) == [nfd("café")]
+
+
+def test_decomposed_regex_patterns_are_composed_first() -> None:
+    def rx(pattern: str, text: str) -> list[str]:
+        o = Matcher(config(Rule(name="r", regex=(pattern,)))).match(Entry(key="k", title=text))[0]
+        return [h.text for h in o.hits] if o.fired else []
+
+    assert rx(nfd(r"\bмой\b"), "это мой дом") == ["мой"]
+    assert rx(nfd(r"\bмой\b"), "это мои дома") == []

@@ -67,7 +67,8 @@ def test_folding_is_idempotent(text: str) -> None:
 @given(st.text())
 def test_fast_folding_equals_character_by_character(text: str) -> None:
     folded, offsets = fold_with_offsets(text)
-    assert folded == "".join(fold_char(c) for c in text)
+    once = "".join(fold_char(c) for c in unicodedata.normalize("NFC", text))
+    assert folded == (once if unicodedata.is_normalized("NFC", once) else fold(once))
     assert len(offsets) == len(folded) + 1
     assert offsets == sorted(offsets)
     assert all(0 <= o <= len(text) for o in offsets)
@@ -204,3 +205,12 @@ def test_a_lone_surrogate_is_not_taken_for_a_character_beyond_the_bmp() -> None:
     assert not _has_astral("Tart\u00fbs \ud83d")
     assert _has_astral("Tart\u00fbs \U0001f600")
     assert _blank(fold("Tart\u00fbs, \ud83d!")) == "tartus  \ud83d "
+
+
+def test_folding_stays_idempotent_when_a_dropped_mark_lets_letters_compose() -> None:
+    """Text is composed (NFC) before folding; folding drops the mark between ᄀ and ᅡ, which then compose
+    to 가: that is composed too, or folding the result again would change it."""
+    for text in ("ᄀ\u0320ᅡ", "\U00011131\u0301\U00011127"):
+        folded, offsets = fold_with_offsets(text)
+        assert fold(text) == folded == fold(folded) == unicodedata.normalize("NFC", folded)
+        assert len(folded) == 1 and offsets == [0, len(text)]

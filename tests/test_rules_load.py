@@ -223,7 +223,10 @@ def test_duplicate_yaml_keys() -> None:
             keywords: [y]
         """
     )
-    assert found == ["5:5: YAML: duplicate key 'keywords' in the mapping that starts on line 3"]
+    assert found == [
+        "3:5: rule 'a' has no channel: set `channel` on it or `defaults.channel`",
+        "5:5: YAML: duplicate key 'keywords' in the mapping that starts on line 3",
+    ]
 
 
 def test_top_level_problems() -> None:
@@ -369,3 +372,100 @@ def test_load_rules_reports_a_missing_file(tmp_path: Path) -> None:
 def test_starter_keywords_yaml_loads() -> None:
     config = load_rules(Path(__file__).resolve().parent.parent / "keywords.yaml")
     assert config.rules and config.feeds
+
+
+def test_a_regex_no_re2_set_can_hold_is_reported_at_its_position(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.rules.regex
+
+    monkeypatch.setattr(bot.rules.regex, "MAX_MEM", 1 << 20)  # sets only: the pattern alone compiles
+    assert rule_problems(
+        """
+        - name: a
+          regex:
+            - '\\bok\\b'
+            - '\\b\\w{1,20}grad\\b'
+        """
+    ) == [
+        "12:7: rule 'a' regex '\\\\b\\\\w{1,20}grad\\\\b' is too large: RE2 cannot compile it within 1 MB; "
+        "repeat less (each \\w is every letter of Unicode)"
+    ]
+
+
+def test_an_unquoted_text_with_commas_is_not_taken_for_one_term() -> None:
+    """`keywords: Tartus, Khmeimim` became the single phrase "Tartus, Khmeimim", which never matches."""
+    assert rule_problems(
+        """
+        - name: a
+          keywords: Tartus, Khmeimim
+          all: Russia,Syria
+          exclude: festival , concert
+        """
+    ) == [
+        "10:13: rule 'a' keywords: 'Tartus, Khmeimim' is one term with commas in it; for a list write "
+        "[Tartus, Khmeimim], for one term quote it",
+        "11:8: rule 'a' all: 'Russia,Syria' is one term with commas in it; for a list write [Russia, Syria], "
+        "for one term quote it",
+        "12:12: rule 'a' exclude: 'festival , concert' is one term with commas in it; for a list write "
+        "[festival, concert], for one term quote it",
+    ]
+    quoted = parse_rules(HEAD + '  - name: a\n    keywords: "Washington, D.C."\n    exclude: [festival]\n')
+    assert quoted.rules[0].keywords == ("Washington, D.C.",)
+
+
+def test_unquoted_numbers_are_terms_as_written() -> None:
+    """YAML reads 007 as 7 and 1.10 as 1.1: the keywords were rewritten and never matched as written."""
+    config = parse_rules(
+        HEAD
+        + "  - name: a\n    keywords: [007, 1.10, 0x1F, 1e3, 1_000, 2024]\n    all: [1.50]\n"
+        + "  - name: b\n    keywords:\n      - 007\n"
+    )
+    assert config.rules[0].keywords == ("007", "1.10", "0x1F", "1e3", "1_000", "2024")
+    assert config.rules[0].all == ("1.50",)
+    assert config.rules[1].keywords == ("007",)
+    with pytest.raises(RulesError, match="'007' is also in `keywords`"):
+        parse_rules(HEAD + "  - name: a\n    keywords: [007]\n    exclude: [007]\n")
+
+
+@pytest.mark.parametrize("zero", ["0", '"0"', "0s", "0m", "0h0m", "0.0"])
+def test_backfill_accepts_zero_in_any_form(zero: str) -> None:
+    """`backfill: 0` was allowed but `backfill: 0s` refused ("duration must be positive")."""
+    config = parse_rules(f'version: 1\ndefaults:\n  channel: "{CH}"\n  backfill: {zero}\n')
+    assert config.defaults.backfill == 0.0
+
+
+def test_other_durations_are_still_never_zero() -> None:
+    assert problems(
+        f"""
+        version: 1
+        defaults:
+          channel: "{CH}"
+          interval: 0s
+          max_age: 0s
+          backfill: -1
+        """
+    ) == [
+        "4:13: defaults.interval: duration must be positive, got '0s' (or `auto`)",
+        "5:12: defaults.max_age: duration must be positive, got '0s'",
+        "6:13: defaults.backfill: duration must be positive, got -1",
+    ]
+
+
+def test_duplicate_keys_do_not_hide_the_other_problems() -> None:
+    """The first duplicate key stopped everything: only it was reported."""
+    assert problems(
+        f"""
+        version: 1
+        defaults:
+          channel: "{CH}"
+          channel: "{CH}"
+        rules:
+          - name: a
+            keywords: [x]
+            keywords: [y]
+            severity: hgh
+        """
+    ) == [
+        "4:3: YAML: duplicate key 'channel' in the mapping that starts on line 3",
+        "8:5: YAML: duplicate key 'keywords' in the mapping that starts on line 6",
+        "9:15: rule 'a' severity must be one of low, normal, high, critical, not 'hgh'; did you mean 'high'?",
+    ]

@@ -33,13 +33,14 @@ Order of evaluation, per rule (the one place it is written down):
 Every outcome carries its evidence as ``Hit``s: term, field, the span of the *original* field text and
 that text, so explanations and bold markup point at what the reader saw.
 
-Speed: all rules compile into two Aho-Corasick automata and one RE2 set, whatever their number. Per field,
-a first pass looks for single words and the first word of every phrase in the text with its separators
-turned into spaces; only when that finds something that could make a rule fire does the exact pass run:
-every term of every rule, as one automaton over the text's word string (see ``bot.rules.terms``), then
-the span mapping and phrase checks. Every regex is one member of a single RE2 set that says which
-patterns can match at all. Only rules with a hit are looked at. Cost per entry is nearly flat in the
-number of rules (``python -m bench.match``).
+Speed: all rules compile into two Aho-Corasick automata and one RE2 set (rarely a few), whatever their
+number. Per field, a first pass looks for single words and the first word of every phrase in the text with
+its separators turned into spaces; only when that finds something that could make a rule fire does the
+exact pass run: every term of every rule, as one automaton over the text's word string (see
+``bot.rules.terms``), then the span mapping and phrase checks. Every regex is one member of a single RE2
+set that says which patterns can match at all (several sets when together they exceed RE2's memory
+budget). Only rules with a hit are looked at. Cost per entry is nearly flat in the number of rules
+(``python -m bench.match``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from bot.model import ENTRY_FIELDS, Entry, Hit, RuleOutcome, utcnow
 from bot.rules.model import Config, Feed, Rule
 from bot.rules.regex import CompiledRegex, RegexError, compile_regex, regex_set
 from bot.rules.terms import Term, compile_term, gap_allowed
-from bot.rules.text import fold, fold_with_offsets, is_nospace, spaced, word_spans_iter
+from bot.rules.text import combining_end, fold, fold_with_offsets, is_nospace, spaced, word_spans_iter
 
 __all__ = ["Matcher", "compile_rules", "fold"]
 
@@ -84,6 +85,7 @@ class _Field:
     wordstr: str
     raw: list[tuple[int, Any]]
     regex_ids: list[int]
+    encoded: bytes  # folded in UTF-8, when a regex may match
 
 
 HitKind = Literal["keyword", "all", "exclude", "regex"]
@@ -207,7 +209,7 @@ class Matcher:
                     out[i] = disabled
 
         # First pass: which fields can hold a term at all, and which rules could fire.
-        firsts: list[tuple[str, str, str, str, list[int]]] = []
+        firsts: list[tuple[str, str, str, str, list[int], bytes]] = []
         candidates: set[int] = set()
         anchors = self._anchors
         rset = self._regex_set
@@ -224,25 +226,27 @@ class Matcher:
                     anchored = True
                     candidates.update(fires)
             regex_ids: list[int] = []
+            encoded = b""
             if rset is not None:
-                regex_ids = rset.Match(folded) or []
+                encoded = folded.encode("utf-8")  # once: the set and every regex search bytes
+                regex_ids = rset.match(encoded)
                 for x in regex_ids:
                     candidates.update(self._regex_rules.get(x, ()))
             if anchored or regex_ids:
-                firsts.append((name, text, folded, spaced_text if anchored else "", regex_ids))
+                firsts.append((name, text, folded, spaced_text if anchored else "", regex_ids, encoded))
         candidates = {i for i in candidates if out[i].verdict == "no_match"}
         if not candidates:
             return out
 
         # Exact pass, only over fields where something may hit.
         scanned: list[_Field] = []
-        for name, text, folded, spaced_text, regex_ids in firsts:
+        for name, text, folded, spaced_text, regex_ids, encoded in firsts:
             wordstr = ""
             raw: list[tuple[int, Any]] = []
             if spaced_text:
                 wordstr = " " + " ".join(spaced_text.split()) + " "
                 raw = list(self._automaton.iter(wordstr))
-            scanned.append(_Field(name, text, folded, wordstr, raw, regex_ids))
+            scanned.append(_Field(name, text, folded, wordstr, raw, regex_ids, encoded))
 
         found: dict[int, list[_Span]] = {}
         found_rx: dict[int, list[_Span]] = {}
@@ -316,7 +320,9 @@ class Matcher:
             raise AssertionError("fold() and fold_with_offsets() disagree")
 
         def original(start: int, end: int) -> tuple[int, int]:
-            return offsets[start], offsets[end - 1] + 1
+            # Marks folded away after the last character (an accent, the rest of a composed letter) belong
+            # to the span: markup must not separate them from their letter.
+            return offsets[start], combining_end(f.text, offsets[end - 1] + 1, offsets[end])
 
         if f.raw:
             wordstr = f.wordstr
@@ -348,7 +354,7 @@ class Matcher:
                     if all(gap_allowed(g, allowed) for g in gaps):
                         found.setdefault(tid, []).append((f.name, *span))
         for x in f.regex_ids:
-            for start, end in self._regexes[x].finditer(f.folded):
+            for start, end in self._regexes[x].finditer(f.folded, f.encoded):
                 found_rx.setdefault(x, []).append((f.name, *original(start, end)))
 
 

@@ -13,19 +13,22 @@ class DurationError(ValueError):
     pass
 
 
-def parse_duration(text: str | int | float) -> float:
-    """Seconds in ``text``. A bare number is seconds. Raises ``DurationError`` with a readable message."""
+def parse_duration(text: str | int | float, *, allow_zero: bool = False) -> float:
+    """Seconds in ``text``. A bare number is seconds. Raises ``DurationError`` with a readable message.
+    ``allow_zero``: zero in any form (``0``, ``0s``, ``0h0m``) is a duration too."""
     if isinstance(text, bool):
         raise DurationError(f"{text!r} is not a duration; write it like 30s, 5m, 1h or 7d")
     if isinstance(text, int | float):
-        if text <= 0:
+        if text < 0 or (text == 0 and not allow_zero):
             raise DurationError(f"duration must be positive, got {text}")
         return float(text)
     s = str(text).strip().lower()
+    if allow_zero and s == "0":
+        return 0.0
     if not s or not _WHOLE.fullmatch(s):
         raise DurationError(f"{text!r} is not a duration; write it like 30s, 5m, 1h or 7d")
     seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(s))
-    if seconds <= 0:
+    if seconds <= 0 and not allow_zero:
         raise DurationError(f"duration must be positive, got {text!r}")
     return seconds
 

@@ -18,13 +18,13 @@ from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.model import ENTRY_FIELDS
 from bot.rules.durations import DurationError, parse_duration
 from bot.rules.model import DEFAULT_FIELDS, SEVERITIES, Config, Defaults, Feed, Rule
-from bot.rules.regex import RegexError, compile_regex
+from bot.rules.regex import CompiledRegex, RegexError, compile_regex, regex_set
 from bot.rules.terms import compile_term
 from bot.rules.text import fold
 
@@ -52,6 +52,9 @@ NAME = re.compile(r"[^\s:][^\n\r\t]{0,63}")
 #: A webhook URL's path ends in ``/api[/vN]/webhooks/ID/TOKEN`` (nothing after: ``/slack`` and ``/github``
 #: are other APIs, whose payloads differ).
 WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/\d+/[\w-]+/?\Z", re.ASCII)
+#: An unquoted YAML number as written (``007``, ``+1.50``, ``0x1F``, ``1_000``, ``1e3``, ``.5``).
+_NUMBER = re.compile(r"[-+]?\.?[0-9][0-9A-Za-z_.+-]*", re.ASCII)
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +106,28 @@ def parse_rules(text: str, path: str = "keywords.yaml") -> Config:
     return _parse_rules_cached(text, path)
 
 
+class _DuplicateKeys(RoundTripConstructor):
+    """The round-trip constructor, noting each duplicate key (the first value stays) where ruamel stops at
+    the first one: the file's other problems are reported with them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.duplicates: list[tuple[Any, Any, Any]] = []  # (key, its mark, the mapping's mark)
+
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any, value: Any) -> bool:
+        if key in mapping:
+            self.duplicates.append((key, key_node.start_mark, node.start_mark))
+            return False
+        return True
+
+
 @lru_cache(maxsize=2)
 def _parse_rules_cached(text: str, path: str) -> Config:
+    loader = yaml_loader()
+    loader.Constructor = _DuplicateKeys
     try:
-        doc = yaml_loader().load(text)
-    except DuplicateKeyError as exc:
+        doc = loader.load(text)
+    except DuplicateKeyError as exc:  # a second merge key (<<) in one mapping
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         key = re.search(r'duplicate key "([^"]*)"', exc.problem or "")
@@ -122,7 +142,13 @@ def _parse_rules_cached(text: str, path: str) -> Config:
         raise RulesError([Problem(path, line, col, f"YAML syntax: {what}")]) from None
     except YAMLError as exc:
         raise RulesError([Problem(path, 1, 1, f"YAML syntax: {exc}")]) from None
-    return _Validator(path).document(doc)
+    validator = _Validator(path, text)
+    for key, mark, mapping in loader.constructor.duplicates:
+        validator.at(
+            (mark.line, mark.column),
+            f"YAML: duplicate key {key!r} in the mapping that starts on line {mapping.line + 1}",
+        )
+    return validator.document(doc)
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -131,10 +157,13 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
 
 
 class _Validator:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, text: str = "") -> None:
         self.path = path
+        self.lines = _LINE_BREAK.split(text)  # as ruamel counts lines, for numbers as written
         self.problems: list[Problem] = []
         self.default_destination_given = False  # so a bad defaults.channel is not reported twice
+        # Each distinct valid pattern, in the matcher's order, with where it is first written.
+        self.compiled_regexes: dict[str, tuple[CompiledRegex, tuple[int, int], str]] = {}
 
     # -- reporting ---------------------------------------------------------------------------------
     def at(self, pos: tuple[int, int], message: str) -> None:
@@ -184,6 +213,7 @@ class _Validator:
         defaults = self.defaults(doc)
         feeds = self.feeds(doc)
         rules = self.rules(doc, feeds, defaults)
+        self.regex_set()
         if self.problems:
             raise RulesError(self.problems)
         return Config(path=self.path, version=1, defaults=defaults, feeds=tuple(feeds), rules=tuple(rules))
@@ -395,10 +425,8 @@ class _Validator:
         if key not in node:
             return default
         value = node[key]
-        if allow_zero and value in (0, "0"):
-            return 0.0
         try:
-            return parse_duration(value)
+            return parse_duration(value, allow_zero=allow_zero)
         except DurationError as exc:
             self.at(self.value_pos(node, key), f"{label}: {exc}")
             return default
@@ -483,7 +511,9 @@ class _Validator:
         """The valid entries of a list of text, each with its position in the file. ``quiet``: report
         nothing (the list was checked already)."""
         if quiet:
-            return _Validator(self.path).str_items(node, key, label, allow_empty=allow_empty)
+            silent = _Validator(self.path)
+            silent.lines = self.lines
+            return silent.str_items(node, key, label, allow_empty=allow_empty)
         if key not in node:
             return []
         value = node[key]
@@ -506,10 +536,29 @@ class _Validator:
             if isinstance(v, bool) or not isinstance(v, str | int | float) or not str(v).strip():
                 self.at(pos, f"{label}: entry {i + 1} must be non-empty text, not {v!r}")
             else:
-                out.append((pos, str(v).strip()))
+                out.append((pos, self.as_written(v, pos).strip()))
         return out
 
+    def as_written(self, value: str | int | float, pos: tuple[int, int]) -> str:
+        """An entry of a list of text as the file has it: YAML reads an unquoted ``007``, ``1.10``, ``0x1F``
+        or ``1e3`` as a number (7, 1.1, 31, 1000.0), but the keyword is what was written."""
+        if isinstance(value, str):
+            return value
+        line, column = pos
+        written = _NUMBER.match(self.lines[line], column) if 0 <= line < len(self.lines) else None
+        return written.group() if written else str(value)
+
     def terms(self, node: CommentedMap, key: str, label: str) -> list[str]:
+        value = node.get(key)
+        if type(value) is str and "," in value:
+            # An unquoted `keywords: Tartus, Khmeimim` is one term that never matches, not a list.
+            listed = ", ".join(part.strip() for part in value.split(",") if part.strip())
+            self.at(
+                self.value_pos(node, key),
+                f"{label} {key}: {value!r} is one term with commas in it; for a list write [{listed}], "
+                "for one term quote it",
+            )
+            return []
         items = self.str_items(node, key, f"{label} {key}")
         for pos, term in items:
             problem = term_problem(term)
@@ -533,10 +582,27 @@ class _Validator:
     def regexes(self, node: CommentedMap, label: str) -> list[str]:
         items = self.str_items(node, "regex", f"{label} regex")
         for pos, pattern in items:
-            problem = regex_problem(pattern)
+            compiled, problem = _compile_regex(pattern)
             if problem:
                 self.at(pos, f"{label} regex {pattern!r} is invalid: {problem}")
+            elif compiled is not None and pattern not in self.compiled_regexes:
+                self.compiled_regexes[pattern] = (compiled, pos, label)
         return [p for _, p in items]
+
+    def regex_set(self) -> None:
+        """The matcher runs every pattern in RE2 sets (``bot.rules.regex.regex_set``): build the same
+        sets, so that a pattern too large for them is reported here and not when items are matched."""
+        entries = list(self.compiled_regexes.values())
+        built = regex_set([c for c, _, _ in entries])
+        if built is None:
+            return
+        for i in built.failed:
+            compiled, pos, label = entries[i]
+            self.at(
+                pos,
+                f"{label} regex {compiled.pattern!r} is too large: RE2 cannot compile it within "
+                f"{built.max_mem >> 20} MB; repeat less (each \\w is every letter of Unicode)",
+            )
 
     def fields(self, node: CommentedMap, label: str) -> list[str]:
         if "fields" not in node:
@@ -578,19 +644,23 @@ def term_problem(term: str) -> str | None:
 
 def regex_problem(pattern: str) -> str | None:
     """Why a ``regex`` pattern cannot be used, or None (see ``bot.rules.regex``)."""
+    return _compile_regex(pattern)[1]
+
+
+def _compile_regex(pattern: str) -> tuple[CompiledRegex | None, str | None]:
+    """(the compiled pattern, None) or (None, why it cannot be used)."""
     controls = sorted({c for c in pattern if ord(c) < 32 and c not in "\t\n"})
     if controls:
         names = {"\b": "\\b (backspace)", "\f": "\\f", "\v": "\\v", "\a": "\\a", "\x1b": "\\e"}
         which = ", ".join(names.get(c, repr(c)) for c in controls)
-        return (
+        return None, (
             f"it holds the control character {which}: inside double quotes YAML turns backslash escapes "
             "into characters; write the pattern in single quotes, e.g. '\\bTartus\\b'"
         )
     try:
-        compile_regex(pattern)
+        return compile_regex(pattern), None
     except RegexError as exc:
-        return str(exc)
-    return None
+        return None, str(exc)
 
 
 def _is_http_url(value: str) -> bool:

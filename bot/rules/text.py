@@ -4,6 +4,10 @@ Folding works one character at a time, so every folded character maps back to th
 original text it came from (``fold_with_offsets``): hits are found in folded text and reported as spans of
 the text the reader saw. ``fold(fold(s)) == fold(s)`` for every string.
 
+Text is first composed (Unicode NFC) when it is not already: decomposed text — a letter followed by
+combining marks, as some systems write it — folds exactly like precomposed text, so ``и`` + combining breve
+is ``й`` and keeps its breve, and ``カ`` + combining dakuten is ``ガ``.
+
 What folding does to a character, in order:
 
 * Invisible format characters (soft hyphen, zero-width joiners, bidi marks, variation selectors) vanish, so
@@ -42,10 +46,12 @@ from functools import cache, lru_cache
 from bot.rules import unicode_tables
 
 __all__ = [
+    "combining_end",
     "fold",
     "fold_char",
     "fold_with_offsets",
     "is_boundary",
+    "is_boundary_between",
     "is_nospace",
     "is_word_char",
     "spaced",
@@ -185,7 +191,8 @@ def fold_char(ch: str) -> str:
 
 
 # -- fast folding ------------------------------------------------------------------------------------------
-# fold(text) == "".join(fold_char(c) for c in text). Doing that character by character in Python is slow,
+# fold(text) == "".join(fold_char(c) for c in NFC(text)) (composed and folded again in the rare case where
+# that is not NFC, see ``_fold_pass``). Doing that character by character in Python is slow,
 # so: characters whose fold differs from plain ``str.casefold`` ("special" ones) are replaced first, then
 # the whole string is case-folded in C. That is exact because case folding works per character and the
 # replacement of a special character already folds to itself.
@@ -255,28 +262,108 @@ def fold(text: str) -> str:
     """``text`` folded for comparison (see module docstring). Idempotent."""
     if text.isascii():
         return text.lower()
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    folded, recompose = _fold_pass(text)
+    return fold(folded) if recompose else folded
+
+
+def _fold_pass(text: str) -> tuple[str, bool]:
+    """(``fold_char`` of each character of non-ASCII NFC ``text``, whether that result must be composed
+    and folded once more, so that ``fold`` stays idempotent): dropping a mark can bring together two
+    characters NFC composes — the Hangul jamo \u1100 + mark + \u1161 fold to the jamo \u1100\u1161, which
+    NFC composes to the syllable \uac00."""
     special = _tables()[0]
+    chars = set(special.findall(text))
     # One str.replace per distinct special character is much cheaper than a callback per occurrence.
-    for ch in set(special.findall(text)):
+    for ch in chars:
         text = text.replace(ch, fold_char(ch))
-    return text.casefold()
+    folded = text.casefold()
+    recompose = any(map(_may_recompose, chars)) and not unicodedata.is_normalized("NFC", folded)
+    return folded, recompose
+
+
+@lru_cache(maxsize=4096)
+def _may_recompose(ch: str) -> bool:
+    """Whether folding ``ch`` (a special character) can leave text that NFC would change: ``ch`` vanishes
+    (a mark between two characters that compose) or becomes something with a combining character."""
+    folded = fold_char(ch)
+    return not folded or _cluster_re().search(" " + folded) is not None
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     """(``fold(text)``, offsets) where ``offsets[i]`` is the index in ``text`` of folded character ``i``;
-    ``offsets`` has one extra element, ``len(text)``, so an end index maps too."""
-    folded = fold(text)
+    ``offsets`` has one extra element, ``len(text)``, so an end index maps too. A character composed from
+    several (NFC) maps to the first of them."""
     if text.isascii():
-        return folded, list(range(len(text) + 1))
+        return text.lower(), list(range(len(text) + 1))
+    if unicodedata.is_normalized("NFC", text):
+        composed, origin = text, None
+    else:
+        composed, origin = _compose_with_offsets(text)
+    folded, recompose = _fold_pass(composed)
     offsets: list[int] = []
     pos = 0
-    for m in _tables()[1].finditer(text):
+    for m in _tables()[1].finditer(composed):
         i = m.start()
         offsets.extend(range(pos, i))
-        offsets.extend([i] * len(fold_char(text[i])))
+        offsets.extend([i] * len(fold_char(composed[i])))
         pos = i + 1
-    offsets.extend(range(pos, len(text) + 1))
+    offsets.extend(range(pos, len(composed) + 1))
+    if origin is not None:
+        offsets = [origin[i] for i in offsets]
+    if recompose:
+        folded, again = fold_with_offsets(folded)
+        offsets = [offsets[i] for i in again]
     return folded, offsets
+
+
+def _compose_with_offsets(text: str) -> tuple[str, list[int]]:
+    """(NFC of ``text``, the index in ``text`` of each of its characters, and ``len(text)``). NFC only
+    composes a character with the marks (or Hangul vowel and final jamo) that follow it, so each such
+    cluster is composed on its own; the stretches between clusters are almost always NFC already."""
+    parts: list[str] = []
+    origin: list[int] = []
+
+    def stretch(a: int, b: int) -> None:
+        piece = text[a:b]
+        if unicodedata.is_normalized("NFC", piece):
+            parts.append(piece)
+            origin.extend(range(a, b))
+            return
+        for i in range(a, b):  # a singleton such as U+212B ANGSTROM SIGN (→ Å)
+            composed = unicodedata.normalize("NFC", text[i])
+            parts.append(composed)
+            origin.extend([i] * len(composed))
+
+    pos = 0
+    for m in _cluster_re().finditer(text):
+        stretch(pos, m.start())
+        composed = unicodedata.normalize("NFC", m.group())
+        parts.append(composed)
+        origin.extend([m.start()] * len(composed))
+        pos = m.end()
+    stretch(pos, len(text))
+    origin.append(len(text))
+    return "".join(parts), origin
+
+
+@cache
+def _cluster_re() -> re.Pattern[str]:
+    """A character and the combining characters after it (see ``_compute_composing``)."""
+    return re.compile(f"(?s).[{_table('composing')}]+")
+
+
+@cache
+def _combining_re() -> re.Pattern[str]:
+    """A run of combining characters (see ``_compute_composing``), possibly empty."""
+    return re.compile(f"[{_table('composing')}]*")
+
+
+def combining_end(text: str, pos: int, stop: int) -> int:
+    """The end of the run of combining characters (``_compute_composing``) at ``pos`` in ``text``, at most
+    ``stop``: where a span ending at ``pos`` should end so as not to cut a letter from its marks."""
+    return pos if pos >= stop else _combining_re().match(text, pos, stop).end()  # type: ignore[union-attr]
 
 
 # -- words -------------------------------------------------------------------------------------------------
@@ -325,6 +412,16 @@ def _compute_astral_sep() -> str:
     return _ranges_class(seps)
 
 
+def _compute_composing() -> str:
+    """Characters NFC may compose with or reorder after the character before them: every combining mark
+    (``M``: all characters with a combining class or second in a composition are marks) and the Hangul
+    vowel and final jamo."""
+    cps = [cp for cp in range(0x20000) if unicodedata.category(chr(cp))[0] == "M"]
+    cps += range(0x1160, 0x1200)
+    cps += range(0xE0100, 0xE01F0)
+    return _ranges_class(sorted(set(cps)))
+
+
 #: Each character class above, by name, from its computation.
 _COMPUTE: dict[str, Callable[[], str]] = {
     "plain": lambda: _compute_plain_unit()[0],
@@ -333,15 +430,15 @@ _COMPUTE: dict[str, Callable[[], str]] = {
     "nospace": lambda: _compute_classes()[1],
     "sep": _compute_sep,
     "astral_sep": _compute_astral_sep,
+    "composing": _compute_composing,
 }
 
 
 def tables_key() -> str:
     """What the character classes depend on: the Unicode database and the tables of this module. The
     classes precomputed in ``bot.rules.unicode_tables`` are used only under the same key."""
-    inputs = repr(
-        (_DIACRITIC_RANGES, _EXPLICIT, _CYRILLIC_BREVE, _SCAN_RANGES, _PLAIN_RANGES, _NOSPACE_RANGES)
-    )
+    tables = (_DIACRITIC_RANGES, _EXPLICIT, _CYRILLIC_BREVE, _SCAN_RANGES, _PLAIN_RANGES, _NOSPACE_RANGES)
+    inputs = repr((*tables, *_COMPUTE))
     digest = hashlib.sha256(inputs.encode("utf-8")).hexdigest()[:16]
     return f"unicode {unicodedata.unidata_version}, tables {digest}"
 
@@ -493,6 +590,11 @@ def is_boundary(folded: str, pos: int) -> bool:
     """True when a word starts or ends at ``pos`` in ``folded`` (the Unicode-aware ``\\b``)."""
     left = folded[pos - 1] if pos > 0 else ""
     right = folded[pos] if pos < len(folded) else ""
+    return is_boundary_between(left, right)
+
+
+def is_boundary_between(left: str, right: str) -> bool:
+    """``is_boundary`` between the characters ``left`` and ``right`` ("" at the edges of the text)."""
     lw = bool(left) and is_word_char(left)
     rw = bool(right) and is_word_char(right)
     if lw != rw:
