@@ -214,3 +214,21 @@ def test_an_item_is_known_by_its_new_headline_after_a_retitle(store: Store) -> N
     when = first.published.timestamp() if first.published else None
     sigs = {"id:b": signature(first.link, "Blast at Tartus", when) or "", "id:c": "nothing"}
     assert store.rekeyed("f", sigs) == {"id:b"}
+
+
+def test_a_feeds_signatures_are_written_only_once_it_is_asked_about(store: Store) -> None:
+    from bot.identity import signature
+
+    def kept() -> int:
+        return int(store.db.execute("SELECT COUNT(*) FROM item_signatures").fetchone()[0])
+
+    store.record_poll(poll("f", [NewItem(entry("a", "Ships in Tartus"), "no_match", "")]))
+    store.record_poll(poll("g", [NewItem(entry("x", "Elsewhere"), "no_match", "")]))
+    assert kept() == 0  # a first pass over hundreds of feeds computes none
+    a = entry("a", "Ships in Tartus")
+    same = signature(a.link, a.title, a.published.timestamp() if a.published else None)
+    assert same is not None and store.rekeyed("f", {"id:a2": same}) == {"id:a2"}
+    assert kept() == 1 and store.feed("f").signed and not store.feed("g").signed  # type: ignore[union-attr]
+    store.record_poll(poll("f", [NewItem(entry("b", "Later"), "no_match", "")], at=2000.0))
+    store.record_poll(poll("g", [NewItem(entry("y", "Also later"), "no_match", "")], at=2000.0))
+    assert kept() == 2  # from then on kept as f's items are stored; g's still not

@@ -126,10 +126,17 @@ class Feeds(Notices, Outbox):
     def rekeyed(self, feed: str, signatures: Mapping[str, str]) -> set[str]:
         """Of ``signatures`` (an unseen key → its entry's ``bot.identity.signature``), the keys whose
         signature an item stored for ``feed`` has: that item under a new guid/id, not a new one. Batched
-        and indexed like ``unseen``."""
+        and indexed like ``unseen``.
+
+        A feed's signatures are written only once it is first asked about (``feeds.signed``): then for
+        every item it has, and from then on as items are stored. Most feeds never are (only a poll that
+        meets unseen entries after the feed has items asks), so a first poll of hundreds of feeds stores
+        no signatures at all."""
         state = self.feed(feed)
         if state is None:
             raise KeyError(f"unknown feed {feed!r}")
+        if not state.signed:
+            self._sign_feed(state.id)
         by_hash: dict[int, list[str]] = {}
         for k, sig in signatures.items():
             by_hash.setdefault(key_hash(sig), []).append(k)
@@ -146,13 +153,27 @@ class Feeds(Notices, Outbox):
                 found.update(by_hash[h])
         return found
 
-    def _add_signatures(self, feed_id: int, entries: Iterable[Entry]) -> None:
-        """Remember the signatures of these stored entries for ``rekeyed``."""
-        rows = []
-        for e in entries:
-            sig = signature(e.link, e.title, e.published.timestamp() if e.published else None)
-            if sig is not None:
-                rows.append((feed_id, key_hash(sig)))
+    def _sign_feed(self, feed_id: int) -> None:
+        """Write the signatures of every item stored for the feed, and mark it signed."""
+        with self.db.atomic():
+            cur = self.db.execute("SELECT link, title, published FROM items WHERE feed_id = ?", [feed_id])
+            while rows := cur.fetchmany(10_000):
+                self._insert_signatures(feed_id, (signature(*row) for row in rows))
+            self.db.execute("UPDATE feeds SET signed = 1 WHERE id = ?", [feed_id])
+
+    def _add_signatures(self, state: FeedState, entries: Iterable[Entry]) -> None:
+        """Remember the signatures of these newly stored entries for ``rekeyed``, if the feed's are kept."""
+        if state.signed:
+            self._insert_signatures(
+                state.id,
+                (
+                    signature(e.link, e.title, e.published.timestamp() if e.published else None)
+                    for e in entries
+                ),
+            )
+
+    def _insert_signatures(self, feed_id: int, signatures: Iterable[str | None]) -> None:
+        rows = [(feed_id, key_hash(sig)) for sig in signatures if sig is not None]
         if rows:
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO item_signatures (feed_id, sig_hash) VALUES (?, ?)", rows
@@ -293,7 +314,7 @@ class Feeds(Notices, Outbox):
                     alert_ids.append(self._enqueue(item_id, planned, rec.at))
             for changed in rec.retitled:
                 alert_ids.extend(self._record_retitled(changed, rec.at))
-            self._add_signatures(state.id, stored + [changed.entry for changed in rec.retitled])
+            self._add_signatures(state, stored + [changed.entry for changed in rec.retitled])
             self.db.execute(
                 "UPDATE feeds SET title = COALESCE(?, title), last_fetch_at = ?, last_ok_at = ?, "
                 "next_poll_at = ?, etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash), "

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from bot.identity import signature
 from bot.store._sqlite import Database, Migrations
-from bot.store.records import key_hash
 
 migrations = Migrations("newshound")
 
@@ -232,15 +230,10 @@ def m009_item_signatures(db: Database) -> None:
     """``item_signatures``: per feed, the 64-bit hash of each stored item's signature (normalised link,
     headline, publication time: ``bot.identity.signature``), so that an entry with an unseen guid that is
     an item the feed already had under another guid is recognised (``Store.rekeyed``) with one indexed
-    lookup per entry, like ``unseen``. Filled in for the items already stored."""
+    lookup per entry, like ``unseen``. Written for a feed the first time it is needed (``feeds.signed``),
+    so neither this migration nor a first poll computes any."""
     db.execute(
         "CREATE TABLE item_signatures (feed_id INTEGER NOT NULL, sig_hash INTEGER NOT NULL, "
         "PRIMARY KEY (feed_id, sig_hash)) WITHOUT ROWID"
     )
-    cur = db.execute("SELECT feed_id, link, title, published FROM items")
-    while rows := cur.fetchmany(10_000):
-        sigs = [(f, signature(link, title, published)) for f, link, title, published in rows]
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO item_signatures (feed_id, sig_hash) VALUES (?, ?)",
-            [(f, key_hash(s)) for f, s in sigs if s is not None],
-        )
+    db["feeds"].add_column("signed", int, not_null_default=0)  # type: ignore[union-attr]
