@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot import __version__
+from bot import __version__, cadence
 from bot.cadence import interval_warnings
 from bot.config import Settings
 from bot.deliver import Sink
@@ -173,7 +173,11 @@ class App:
         self.pool.set_rules(config, Matcher)  # workers start when a feed first needs parsing
         now = self.clock()
         pairs = [(f.name, f.url) for f in config.feeds]
-        await self.store.run(lambda s: s.sync_feeds(pairs, now, spread))
+        # The longest a healthy feed may now wait after its last fetch: a shortened interval takes effect
+        # at once (an adaptive one is never longer than MAX_AUTO and its jitter).
+        longest_auto = cadence.MAX_AUTO * (1 + cadence.JITTER)
+        waits = {f.name: config.interval_for(f) or longest_auto for f in config.feeds}
+        await self.store.run(lambda s: s.sync_feeds(pairs, now, spread, waits))
 
     async def _parse_and_match(
         self,

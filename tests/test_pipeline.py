@@ -534,3 +534,34 @@ async def test_a_json_feed_with_half_a_surrogate_pair_is_stored_and_alerts(
     [(title, summary_text)] = db.execute("SELECT title, summary FROM items").fetchall()
     assert title == "Russia reinforces Tartus \ufffd base"
     assert "Ships \U0001f680 arrive \ufffd." in summary_text  # the pair stays one character
+
+
+async def test_a_shortened_interval_is_in_force_at_once_not_after_the_old_wait(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    from bot.rules.load import load_rules
+
+    feed_host.set("/wire.xml", rss([item(1, "Quiet day")]))
+    rules_for(settings, {"wire": feed_host.url("/wire.xml")})
+    settings.keywords.write_text(settings.keywords.read_text().replace("interval: 5m", "interval: 1h"))
+    now = [1_800_000_000.0]
+    app = make_app(clock=lambda: now[0])
+    try:
+        await app.start()
+        await app.once()
+        polled = app.store.run_sync(lambda s: s.feed("wire"))
+        assert polled is not None and polled.last_fetch_at is not None
+        assert polled.next_poll_at == polled.last_fetch_at + 3600
+        now[0] += 600  # ten minutes later, the interval is edited down to 5 minutes: due now
+        settings.keywords.write_text(settings.keywords.read_text().replace("interval: 1h", "interval: 5m"))
+        await app.apply_config(load_rules(settings.keywords))
+        edited = app.store.run_sync(lambda s: s.feed("wire"))
+        assert edited is not None and edited.next_poll_at == polled.last_fetch_at + 300
+        assert await app._due() == ["wire"]
+        # Lengthening it again leaves the next poll where it is (it comes sooner, never later).
+        settings.keywords.write_text(settings.keywords.read_text().replace("interval: 5m", "interval: 2h"))
+        await app.apply_config(load_rules(settings.keywords))
+        again = app.store.run_sync(lambda s: s.feed("wire"))
+        assert again is not None and again.next_poll_at == polled.last_fetch_at + 300
+    finally:
+        await app.close()

@@ -24,10 +24,20 @@ from bot.store.records import (
 
 class Feeds(Notices, Outbox):
     # -- feeds -------------------------------------------------------------------------------------
-    def sync_feeds(self, feeds: Iterable[tuple[str, str]], now: float, spread: float = 0.0) -> None:
+    def sync_feeds(
+        self,
+        feeds: Iterable[tuple[str, str]],
+        now: float,
+        spread: float = 0.0,
+        longest_wait: Mapping[str, float] | None = None,
+    ) -> None:
         """Make the feeds table match the configured ``(name, url)`` pairs. A feed whose URL changed
         starts over (its first poll is silent again); a removed feed is kept for history, and when it is
         added back its next poll is a first poll again (its items stay seen).
+
+        ``longest_wait`` (name → seconds): a healthy feed polled next later than that after its last fetch
+        — its interval was shortened — is polled that long after its last fetch instead (at once when that
+        has passed), so a shorter interval is in force at once, not after the old wait.
 
         Feeds already due are spread over the next ``spread`` seconds (by a stable hash of their name),
         so that after a start-up they don't all fire together and keep distinct phases afterwards."""
@@ -75,6 +85,13 @@ class Feeds(Notices, Outbox):
             for name, row in existing.items():
                 if name not in wanted and row["removed_at"] is None:
                     self.db["feeds"].update(row["id"], {"removed_at": now})  # type: ignore[union-attr]
+            for name, wait in (longest_wait or {}).items():
+                self.db.execute(
+                    "UPDATE feeds SET next_poll_at = last_fetch_at + ? WHERE name = ? AND status = 'ok' "
+                    "AND removed_at IS NULL AND last_fetch_at IS NOT NULL "
+                    "AND next_poll_at > last_fetch_at + ?",
+                    [wait, name, wait],
+                )
             if spread > 0:
                 for name in wanted:
                     phase = (key_hash(name) % 10_000) / 10_000
