@@ -261,11 +261,12 @@ class App:
 
     async def once(self) -> OnceSummary:
         """One poll of every feed, then deliver everything that is due, then prune what has expired."""
+        before = self.notices.sent
         polls = await self.poll_all()
-        delivery = await self.worker.drain()
-        notices = await self.send_notices()
+        delivery = await self.worker.drain()  # may send notices too (an alert that cannot be delivered)
+        await self.send_notices()
         await self._prune_job()
-        return OnceSummary(polls, delivery, notices, self.ruleset().config.defaults)
+        return OnceSummary(polls, delivery, self.notices.sent - before, self.ruleset().config.defaults)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll on schedule and deliver continuously until ``stop`` is set."""

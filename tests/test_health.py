@@ -105,6 +105,7 @@ async def test_a_failing_feed_degrades_notifies_once_pauses_after_a_week_and_res
             "Feed bad is paused: it has failed for 9 days"
         )
         assert "newshound feeds resume bad" in sink.admin[1]
+        assert summary.notices == 1 and "; 1 admin notice(s)" in summary.lines()[0]
 
         hits = feed_host.hits("/bad.xml")
         clock.advance(HOUR)

@@ -37,6 +37,8 @@ class NoticeSender:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._lock = asyncio.Lock()
+        #: Notices this sender has delivered, by whichever caller (the app's job or the delivery worker).
+        self.sent = 0
 
     async def drain(self) -> int:
         """Send every notice that is due; returns how many were sent. Concurrent calls take turns."""
@@ -59,4 +61,5 @@ class NoticeSender:
                     break
                 await self.store.call(Store.mark_notice_sent, notice.id, self.clock())
                 sent += 1
+                self.sent += 1
             return sent
