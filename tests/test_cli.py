@@ -23,8 +23,8 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
         NEWSHOUND_DATABASE=str(tmp_path / "nh.db"),
         NEWSHOUND_KEYWORDS=str(tmp_path / "keywords.yaml"),
         NEWSHOUND_ALLOW_PRIVATE_FEEDS="1",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -283,3 +283,67 @@ async def test_prune_drops_old_text_keeps_identity_and_can_shrink_the_file(
         NEWSHOUND, "once", env=env_for(tmp_path, NEWSHOUND_RETENTION_DAYS="-1"), cwd=tmp_path
     )
     assert code == 2 and "invalid setting NEWSHOUND_RETENTION_DAYS='-1'" in err
+
+
+def quiet_rules(path: Path) -> None:
+    """Valid rules that print no warning (the only stderr is then what the test is about)."""
+    write_rules(
+        path,
+        f"""
+        version: 1
+        defaults:
+          channel: "{CHANNEL}"
+          interval: 10m
+        feeds:
+          - name: levant-wire
+            url: http://127.0.0.1:9/closed.xml
+        rules:
+          - name: bases
+            keywords: [Tartus]
+        """,
+    )
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder in which no file can be created: a read-only one, or for root (whom permissions do not
+    stop) sysfs, where nobody can create a file."""
+    if os.geteuid() == 0:
+        return Path("/sys")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+async def test_a_database_that_cannot_be_opened_stops_every_command_with_one_line(tmp_path: Path) -> None:
+    quiet_rules(tmp_path / "keywords.yaml")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"these are not the bytes of an SQLite database\n" * 200)
+    damaged = tmp_path / "damaged.db"
+    env = env_for(tmp_path, NEWSHOUND_DATABASE=str(damaged))
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0, err
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    cases = {
+        folder: "it is a directory, not a file",
+        garbage: "file is not a database",
+        damaged: "database disk image is malformed",
+        a_file / "nh.db": f"{a_file} is a file, not a folder",
+        unwritable_folder(tmp_path) / "newshound-test.db": "permission denied",
+    }
+    for path, reason in cases.items():
+        env = env_for(tmp_path, NEWSHOUND_DATABASE=str(path))
+        commands = [["once"], ["run"]]
+        if path.exists():  # else `feeds` and `prune` say there is no database yet
+            commands += [["feeds"], ["feeds", "resume", "levant-wire"], ["prune"]]
+        for command in commands:
+            code, out, err = await run_cli(NEWSHOUND, *command, env=env, cwd=tmp_path)
+            line = f"newshound: cannot open NEWSHOUND_DATABASE={path}: {reason}\n"
+            assert (code, out, err) == (2, "", line), command
+    env = env_for(tmp_path, NEWSHOUND_DATABASE="")
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert (code, err) == (2, "newshound: invalid setting NEWSHOUND_DATABASE='': must name a file\n")
