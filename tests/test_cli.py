@@ -347,3 +347,26 @@ async def test_a_database_that_cannot_be_opened_stops_every_command_with_one_lin
     env = env_for(tmp_path, NEWSHOUND_DATABASE="")
     code, _, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
     assert (code, err) == (2, "newshound: invalid setting NEWSHOUND_DATABASE='': must name a file\n")
+
+
+async def test_a_database_a_newer_newshound_wrote_stops_every_command_with_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    quiet_rules(tmp_path / "keywords.yaml")
+    env = env_for(tmp_path)
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0, err
+    db = sqlite3.connect(tmp_path / "nh.db")
+    with db:
+        db.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('newshound', 'm099_from_the_future', '2027-01-01')"
+        )
+    db.close()
+    line = (
+        f"newshound: cannot open NEWSHOUND_DATABASE={tmp_path / 'nh.db'}: the database was written by a "
+        "newer Newshound (m099_from_the_future); upgrade Newshound or use another NEWSHOUND_DATABASE\n"
+    )
+    for command in (["once"], ["run"], ["feeds"], ["feeds", "resume", "levant-wire"], ["prune"]):
+        code, out, err = await run_cli(NEWSHOUND, *command, env=env, cwd=tmp_path)
+        assert (code, out, err) == (2, "", line), command

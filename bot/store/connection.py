@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.store._sqlite import Database
-from bot.store.migrations import migrations
+from bot.store.migrations import migrations, unknown_applied
 
 
 class StoreOpenError(Exception):
     """The database at ``path`` cannot be used, for ``reason`` (in words, one line): it is a directory,
-    its folder cannot be created or written, it is not an SQLite database or it is damaged."""
+    its folder cannot be created or written, it is not an SQLite database, it is damaged, or a newer
+    Newshound migrated it (its schema may have changed in ways this version does not know)."""
 
     def __init__(self, path: str | Path, reason: str) -> None:
         super().__init__(f"cannot open {path}: {reason}")
@@ -64,6 +65,13 @@ def _open(path: str) -> Database:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=30000")
+        newer = unknown_applied(db)
+        if newer:
+            raise StoreOpenError(
+                path,
+                f"the database was written by a newer Newshound ({', '.join(newer)}); upgrade Newshound or "
+                "use another NEWSHOUND_DATABASE",
+            )
         migrations.apply(db)
     except BaseException:
         conn.close()
