@@ -1,7 +1,8 @@
 """The ``newshound`` command.
 
 Exit codes: 0 success, 1 the rules file has problems (or, for ``feeds``, the file or URL is not usable),
-2 bad settings or usage (a database that cannot be opened too), 3 ``test-rule``: no rule fires.
+2 bad settings or usage (a database that cannot be opened too, or, for ``run`` and ``once``, that another
+``run`` or ``once`` is using), 3 ``test-rule``: no rule fires.
 """
 
 from __future__ import annotations
@@ -535,13 +536,24 @@ async def _run(settings: Settings) -> int:
 
 
 def _async(fn: Callable[[Settings], Coroutine[Any, Any, int]]) -> Handler:
+    """``run`` and ``once``: they hold the database's lock while they run, so a second one on the same
+    database stops at once (exit 2) instead of polling every feed and sending every alert again."""
+
     def run(_args: argparse.Namespace, settings: Settings) -> int:
         from bot.parse.pool import start_forkserver
 
         # The parse workers' forkserver imports the parse stage and the matcher on the other core while
         # this process imports the rest and loads the rules.
         start_forkserver(("bot.match",))
-        return asyncio.run(fn(settings))
+        from bot.store import DatabaseInUse, hold_database
+
+        try:
+            lock = hold_database(settings.database)
+        except DatabaseInUse as exc:
+            print(f"newshound: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        with lock:
+            return asyncio.run(fn(settings))
 
     return run
 

@@ -370,3 +370,52 @@ async def test_a_database_a_newer_newshound_wrote_stops_every_command_with_one_l
     for command in (["once"], ["run"], ["feeds"], ["feeds", "resume", "levant-wire"], ["prune"]):
         code, out, err = await run_cli(NEWSHOUND, *command, env=env, cwd=tmp_path)
         assert (code, out, err) == (2, "", line), command
+
+
+async def test_one_run_or_once_at_a_time_per_database(feed_host: FeedHost, tmp_path: Path) -> None:
+    """Two pollers on one database would both poll every feed and both send the outbox: the second `run`
+    or `once` stops at once, naming the first; the read-only and maintenance commands still work."""
+    feed_host.set("/f.xml", rss([news(1, "Russia keeps ships at Tartus")]))
+    starter_rules(tmp_path / "keywords.yaml", feed_host.url("/f.xml"))
+    env = env_for(tmp_path)
+    database = tmp_path / "nh.db"
+
+    async def start_run() -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            NEWSHOUND,
+            "run",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stderr is not None
+        await asyncio.wait_for(proc.stderr.readuntil(b"newshound running"), 20)
+        return proc
+
+    first = await start_run()
+    try:
+        in_use = (
+            f"newshound: another newshound (pid {first.pid}) is already using {database} — stop it first\n"
+        )
+        for command in ("once", "run"):
+            code, out, err = await run_cli(NEWSHOUND, command, env=env, cwd=tmp_path)
+            assert (code, out, err) == (2, "", in_use), command
+        for command in (["feeds"], ["feeds", "resume", "levant-wire"], ["prune"], ["check"]):
+            code, _, err = await run_cli(NEWSHOUND, *command, env=env, cwd=tmp_path)
+            assert code == 0, (command, err)
+        assert first.returncode is None  # still running, untouched
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(first.communicate(), 15)
+    assert first.returncode == 0, err.decode()
+    # stopped: the database is free again
+    code, out, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0 and out == "", err
+    # and a bot that dies without cleaning up leaves no lock behind
+    crashed = await start_run()
+    crashed.kill()
+    await crashed.wait()
+    feed_host.set("/f.xml", rss([news(2, "Russia leaves Khmeimim"), news(1, "Russia keeps ships at Tartus")]))
+    code, out, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0 and "Russia leaves Khmeimim" in out, err

@@ -35,7 +35,7 @@ class Connection:
         except sqlite3.Error as exc:
             raise StoreOpenError(self.path, _sqlite_reason(exc, self.path)) from exc
         except OSError as exc:
-            raise StoreOpenError(self.path, _os_reason(exc, self.path)) from exc
+            raise StoreOpenError(self.path, os_reason(exc, self.path)) from exc
 
     def close(self) -> None:
         try:
@@ -88,7 +88,8 @@ def _sqlite_reason(exc: sqlite3.Error, path: str) -> str:
     return reason
 
 
-def _os_reason(exc: OSError, path: str) -> str:
+def os_reason(exc: OSError, path: str) -> str:
+    """Why opening or creating ``path`` (or a folder on its way) failed, in words."""
     if isinstance(exc, FileExistsError):  # mkdir: a file where a folder on the path should be
         return f"{exc.filename} is a file, not a folder"
     what = (exc.strerror or str(exc)).lower()
