@@ -1,7 +1,8 @@
 """The ``newshound`` command.
 
 Exit codes: 0 success, 1 the rules file has problems (or, for ``feeds``, the file or URL is not usable),
-2 bad settings or usage, 3 ``test-rule``: no rule fires.
+2 bad settings or usage (a database that cannot be opened too, or, for ``run`` and ``once``, that another
+``run`` or ``once`` is using), 3 ``test-rule``: no rule fires.
 """
 
 from __future__ import annotations
@@ -171,13 +172,34 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     action = args.feeds_command or "list"
     handler = {
-        "list": _feeds_list,
+        "list": _opens_store(_feeds_list),
         "import": _feeds_import,
         "export": _feeds_export,
-        "resume": _feeds_resume,
+        "resume": _opens_store(_feeds_resume),
         "check": _feeds_check,
     }[action]
     return handler(args, settings)
+
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _opens_store(handler: Handler) -> Handler:
+    """For the commands that open the database: one that cannot be opened (a directory, a folder that
+    cannot be written, not a database, damaged) stops the command with one line, exit 2."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return handler(args, settings)
+        except Exception as exc:
+            from bot.store import StoreOpenError  # here, not first: `once` starts its parse workers first
+
+            if not isinstance(exc, StoreOpenError):
+                raise
+            print(f"newshound: cannot open NEWSHOUND_DATABASE={exc.path}: {exc.reason}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return run
 
 
 def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
@@ -513,17 +535,25 @@ async def _run(settings: Settings) -> int:
     return EXIT_OK
 
 
-Handler = Callable[[argparse.Namespace, Settings], int]
-
-
 def _async(fn: Callable[[Settings], Coroutine[Any, Any, int]]) -> Handler:
+    """``run`` and ``once``: they hold the database's lock while they run, so a second one on the same
+    database stops at once (exit 2) instead of polling every feed and sending every alert again."""
+
     def run(_args: argparse.Namespace, settings: Settings) -> int:
         from bot.parse.pool import start_forkserver
 
         # The parse workers' forkserver imports the parse stage and the matcher on the other core while
         # this process imports the rest and loads the rules.
         start_forkserver(("bot.match",))
-        return asyncio.run(fn(settings))
+        from bot.store import DatabaseInUse, hold_database
+
+        try:
+            lock = hold_database(settings.database)
+        except DatabaseInUse as exc:
+            print(f"newshound: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        with lock:
+            return asyncio.run(fn(settings))
 
     return run
 
@@ -532,9 +562,9 @@ HANDLERS: dict[str, Handler] = {
     "check": cmd_check,
     "feeds": cmd_feeds,
     "test-rule": cmd_test_rule,
-    "prune": cmd_prune,
-    "once": _async(_once),
-    "run": _async(_run),
+    "prune": _opens_store(cmd_prune),
+    "once": _opens_store(_async(_once)),
+    "run": _opens_store(_async(_run)),
 }
 
 

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     def _empty_token_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator("database", mode="before")
+    @classmethod
+    def _database_file(cls, v: object) -> object:
+        if isinstance(v, str) and not v.strip():  # Path("") would be ".", the working directory
+            raise ValueError("must name a file")
+        return v
+
     @field_validator("admin_channel", mode="before")
     @classmethod
     def _snowflake(cls, v: object) -> object:

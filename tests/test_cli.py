@@ -23,8 +23,8 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
         NEWSHOUND_DATABASE=str(tmp_path / "nh.db"),
         NEWSHOUND_KEYWORDS=str(tmp_path / "keywords.yaml"),
         NEWSHOUND_ALLOW_PRIVATE_FEEDS="1",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -283,3 +283,139 @@ async def test_prune_drops_old_text_keeps_identity_and_can_shrink_the_file(
         NEWSHOUND, "once", env=env_for(tmp_path, NEWSHOUND_RETENTION_DAYS="-1"), cwd=tmp_path
     )
     assert code == 2 and "invalid setting NEWSHOUND_RETENTION_DAYS='-1'" in err
+
+
+def quiet_rules(path: Path) -> None:
+    """Valid rules that print no warning (the only stderr is then what the test is about)."""
+    write_rules(
+        path,
+        f"""
+        version: 1
+        defaults:
+          channel: "{CHANNEL}"
+          interval: 10m
+        feeds:
+          - name: levant-wire
+            url: http://127.0.0.1:9/closed.xml
+        rules:
+          - name: bases
+            keywords: [Tartus]
+        """,
+    )
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder in which no file can be created: a read-only one, or for root (whom permissions do not
+    stop) sysfs, where nobody can create a file."""
+    if os.geteuid() == 0:
+        return Path("/sys")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+async def test_a_database_that_cannot_be_opened_stops_every_command_with_one_line(tmp_path: Path) -> None:
+    quiet_rules(tmp_path / "keywords.yaml")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"these are not the bytes of an SQLite database\n" * 200)
+    damaged = tmp_path / "damaged.db"
+    env = env_for(tmp_path, NEWSHOUND_DATABASE=str(damaged))
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0, err
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    cases = {
+        folder: "it is a directory, not a file",
+        garbage: "file is not a database",
+        damaged: "database disk image is malformed",
+        a_file / "nh.db": f"{a_file} is a file, not a folder",
+        unwritable_folder(tmp_path) / "newshound-test.db": "permission denied",
+    }
+    for path, reason in cases.items():
+        env = env_for(tmp_path, NEWSHOUND_DATABASE=str(path))
+        commands = [["once"], ["run"]]
+        if path.exists():  # else `feeds` and `prune` say there is no database yet
+            commands += [["feeds"], ["feeds", "resume", "levant-wire"], ["prune"]]
+        for command in commands:
+            code, out, err = await run_cli(NEWSHOUND, *command, env=env, cwd=tmp_path)
+            line = f"newshound: cannot open NEWSHOUND_DATABASE={path}: {reason}\n"
+            assert (code, out, err) == (2, "", line), command
+    env = env_for(tmp_path, NEWSHOUND_DATABASE="")
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert (code, err) == (2, "newshound: invalid setting NEWSHOUND_DATABASE='': must name a file\n")
+
+
+async def test_a_database_a_newer_newshound_wrote_stops_every_command_with_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    quiet_rules(tmp_path / "keywords.yaml")
+    env = env_for(tmp_path)
+    code, _, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0, err
+    db = sqlite3.connect(tmp_path / "nh.db")
+    with db:
+        db.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('newshound', 'm099_from_the_future', '2027-01-01')"
+        )
+    db.close()
+    line = (
+        f"newshound: cannot open NEWSHOUND_DATABASE={tmp_path / 'nh.db'}: the database was written by a "
+        "newer Newshound (m099_from_the_future); upgrade Newshound or use another NEWSHOUND_DATABASE\n"
+    )
+    for command in (["once"], ["run"], ["feeds"], ["feeds", "resume", "levant-wire"], ["prune"]):
+        code, out, err = await run_cli(NEWSHOUND, *command, env=env, cwd=tmp_path)
+        assert (code, out, err) == (2, "", line), command
+
+
+async def test_one_run_or_once_at_a_time_per_database(feed_host: FeedHost, tmp_path: Path) -> None:
+    """Two pollers on one database would both poll every feed and both send the outbox: the second `run`
+    or `once` stops at once, naming the first; the read-only and maintenance commands still work."""
+    feed_host.set("/f.xml", rss([news(1, "Russia keeps ships at Tartus")]))
+    starter_rules(tmp_path / "keywords.yaml", feed_host.url("/f.xml"))
+    env = env_for(tmp_path)
+    database = tmp_path / "nh.db"
+
+    async def start_run() -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            NEWSHOUND,
+            "run",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stderr is not None
+        await asyncio.wait_for(proc.stderr.readuntil(b"newshound running"), 20)
+        return proc
+
+    first = await start_run()
+    try:
+        in_use = (
+            f"newshound: another newshound (pid {first.pid}) is already using {database} — stop it first\n"
+        )
+        for command in ("once", "run"):
+            code, out, err = await run_cli(NEWSHOUND, command, env=env, cwd=tmp_path)
+            assert (code, out, err) == (2, "", in_use), command
+        for command in (["feeds"], ["feeds", "resume", "levant-wire"], ["prune"], ["check"]):
+            code, _, err = await run_cli(NEWSHOUND, *command, env=env, cwd=tmp_path)
+            assert code == 0, (command, err)
+        assert first.returncode is None  # still running, untouched
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(first.communicate(), 15)
+    assert first.returncode == 0, err.decode()
+    # stopped: the database is free again
+    code, out, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0 and out == "", err
+    # and a bot that dies without cleaning up leaves no lock behind
+    crashed = await start_run()
+    crashed.kill()
+    await crashed.wait()
+    feed_host.set("/f.xml", rss([news(2, "Russia leaves Khmeimim"), news(1, "Russia keeps ships at Tartus")]))
+    code, out, err = await run_cli(NEWSHOUND, "once", env=env, cwd=tmp_path)
+    assert code == 0 and "Russia leaves Khmeimim" in out, err

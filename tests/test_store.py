@@ -10,7 +10,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.model import Alert, AlertMatch, Entry, Target
-from bot.store import NewItem, PlannedAlert, PollRecord, Retitled, Store
+from bot.store import NewItem, PlannedAlert, PollRecord, Retitled, Store, StoreOpenError
 from bot.store.migrations import migrations
 
 A = Target(channel="123456789012345678")
@@ -46,6 +46,40 @@ def test_migrations_are_named_and_applied_once(tmp_path: Path) -> None:
     assert names[0] == "m001_initial" and len(names) == len(set(names))  # each applied exactly once
     assert migrations.pending(Database(db)) == []
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_database_a_newer_newshound_migrated_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "nh.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    with db:
+        # a later version's migrations, and one of another set (not ours to judge)
+        for migration_set, name in [
+            ("newshound", "m010_from_the_future"),
+            ("newshound", "m011_further_still"),
+            ("plugins", "p001_elsewhere"),
+        ]:
+            db.execute(
+                "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, ?, '2027')",
+                (migration_set, name),
+            )
+        # …and undo m009, which is then pending
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_item_signatures'")
+        db.execute("DROP TABLE item_signatures")
+        db.execute("ALTER TABLE feeds DROP COLUMN signed")
+    with pytest.raises(StoreOpenError) as refused:
+        Store(path)
+    assert refused.value.reason == (
+        "the database was written by a newer Newshound (m010_from_the_future, m011_further_still); "
+        "upgrade Newshound or use another NEWSHOUND_DATABASE"
+    )
+    # nothing was migrated: m009 is still pending
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'item_signatures'").fetchone() == (0,)
+    # a database with only our own migrations (and another set's) opens
+    with db:
+        db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm01%'")
+    Store(path).close()
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'item_signatures'").fetchone() == (1,)
 
 
 def test_only_unseen_entries_are_new_across_a_restart(store: Store, tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ and the audit log. ``Store`` is synchronous and owned by one thread; the event l
 ``StoreThread.run`` so it never waits on a write.
 
 Its parts, one concern each: ``records`` (what goes in and comes out), ``connection`` (opening and
-migrating), ``feeds`` (feeds, health, polls), ``outbox`` (alerts), ``notices`` (admin notices),
-``queries`` (what slash commands ask, full-text search), ``audit`` (audit log, pagers) and ``retention``
-(what is forgotten, and when); ``Store`` is all of them on one connection.
+migrating; ``StoreOpenError`` when the database cannot be used), ``feeds`` (feeds, health, polls),
+``outbox`` (alerts), ``notices`` (admin notices), ``queries`` (what slash commands ask, full-text search),
+``audit`` (audit log, pagers) and ``retention`` (what is forgotten, and when); ``Store`` is all of them on
+one connection. ``lock`` keeps a second ``run`` or ``once`` off a database in use (``hold_database``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 from bot.store.audit import PAGER_TTL, Audit
+from bot.store.connection import StoreOpenError
 from bot.store.feeds import Feeds
+from bot.store.lock import DatabaseInUse, DatabaseLock, hold_database
 from bot.store.outbox import DUPLICATE_WINDOW
 from bot.store.queries import SEARCH_INDEX_BATCH, Queries
 from bot.store.records import (
@@ -41,6 +44,8 @@ __all__ = [
     "PAGER_TTL",
     "PRUNE_BATCH",
     "SEARCH_INDEX_BATCH",
+    "DatabaseInUse",
+    "DatabaseLock",
     "FeedState",
     "NewItem",
     "Notice",
@@ -51,9 +56,11 @@ __all__ = [
     "Pruned",
     "Retitled",
     "Store",
+    "StoreOpenError",
     "StoreThread",
     "VacuumError",
     "fts_query",
+    "hold_database",
     "key_hash",
 ]
 

@@ -7,6 +7,17 @@ from bot.store._sqlite import Database, Migrations
 migrations = Migrations("newshound")
 
 
+def unknown_applied(db: Database) -> list[str]:
+    """The migrations ``db`` records as applied that this version does not have, in the order they were
+    applied: the database was written by a newer Newshound, whose schema this version must not use."""
+    empty = Database(memory=True)
+    try:  # every migration is pending on an empty database: the names this version knows
+        known = {m.name for m in migrations.pending(empty)}
+    finally:
+        empty.close()
+    return [m.name for m in migrations.applied(db) if m.name not in known]
+
+
 @migrations()
 def m001_initial(db: Database) -> None:
     db["feeds"].create(  # type: ignore[union-attr]
