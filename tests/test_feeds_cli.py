@@ -123,6 +123,54 @@ async def test_import_keeps_comments_skips_what_is_there_and_round_trips(tmp_pat
     ]
 
 
+async def test_import_adds_hundreds_of_feeds_in_one_edit(tmp_path: Path) -> None:
+    # One read, one validation and one write for the whole file: 400 feeds take about a second. Adding
+    # them one edit at a time re-read and re-validated the growing file each time (80 s for 400).
+    rules = write_rules(tmp_path / "keywords.yaml", RULES)
+    outlines = "".join(
+        f'<outline text="Wire {i}" xmlUrl="https://wire{i}.example/rss" category="c{i % 7}"/>\n'
+        for i in range(400)
+    )
+    opml = f'<opml version="2.0"><body><outline text="Wires">\n{outlines}</outline></body></opml>'
+    (tmp_path / "big.opml").write_text(opml, encoding="utf-8")
+    code, out, err = await run_cli(
+        NEWSHOUND, "feeds", "import", "big.opml", env=env_for(tmp_path), cwd=tmp_path, limit=20
+    )
+    assert code == 0, err
+    assert out.splitlines()[-2:] == [
+        "  + wire-399: https://wire399.example/rss [wires, c0]",
+        f"big.opml: 400 feed(s); added 400 to {rules}, 0 already there",
+    ]
+    config = load_rules(rules)
+    assert len(config.feeds) == 401 and config.feeds[-1].tags == ("wires", "c0")
+    assert "# keep me" in rules.read_text(encoding="utf-8")
+
+
+async def test_import_adds_what_it_can_and_says_why_not_the_rest(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "keywords.yaml", RULES)
+    (tmp_path / "subs.opml").write_text(
+        '<opml version="2.0"><body>'
+        '<outline text="One" xmlUrl="https://one.example/rss"/>'
+        '<outline text="No host" xmlUrl="http:///rss"/>'
+        '<outline text="Two" xmlUrl="https://two.example/rss"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    env = env_for(tmp_path)
+    code, out, err = await run_cli(NEWSHOUND, "feeds", "import", "subs.opml", env=env, cwd=tmp_path)
+    assert code == 1  # as documented: a feed could not be added
+    assert err == (
+        "  ! http:///rss: feed 'no-host' would not load: url must be an http:// or https:// URL, "
+        "not 'http:///rss'\n"
+    )
+    assert out.splitlines() == [
+        "  + one: https://one.example/rss",
+        "  + two: https://two.example/rss",
+        f"subs.opml: 3 feed(s); added 2 to {rules}, 0 already there, 1 failed",
+    ]
+    assert [f.name for f in load_rules(rules).feeds] == ["existing", "one", "two"]
+
+
 def test_write_opml_escapes_what_it_must() -> None:
     config = load_rules_text(
         f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n'
