@@ -352,7 +352,13 @@ def _feeds_export(args: argparse.Namespace, settings: Settings) -> int:
     config = load_rules(args.rules or settings.keywords)
     text = write_opml(config.feeds)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(
+                f"newshound feeds export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return EXIT_RULES
         print(f"wrote {len(config.feeds)} feed(s) to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

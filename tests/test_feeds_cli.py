@@ -171,6 +171,18 @@ async def test_import_adds_what_it_can_and_says_why_not_the_rest(tmp_path: Path)
     assert [f.name for f in load_rules(rules).feeds] == ["existing", "one", "two"]
 
 
+@pytest.mark.parametrize("output", ["missing/dir/out.opml", "."])
+async def test_export_to_a_file_that_cannot_be_written_says_so_in_one_line(
+    tmp_path: Path, output: str
+) -> None:
+    write_rules(tmp_path / "keywords.yaml", RULES)
+    code, out, err = await run_cli(
+        NEWSHOUND, "feeds", "export", "-o", output, env=env_for(tmp_path), cwd=tmp_path
+    )
+    reason = "No such file or directory" if output != "." else "Is a directory"
+    assert (code, out, err) == (1, "", f"newshound feeds export: cannot write {output}: {reason}\n")
+
+
 def test_write_opml_escapes_what_it_must() -> None:
     config = load_rules_text(
         f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n'
