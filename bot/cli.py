@@ -285,7 +285,7 @@ def _feeds_resume(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.parse.opml import OpmlError, read_opml
+    from bot.parse.opml import OpmlError, read_opml, unique_name
     from bot.rules.load import parse_rules
     from bot.rules.writer import WriteError, add_feeds, read_snapshot
 
@@ -315,9 +315,7 @@ def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  = {feed.url} is already watched as {by_url[feed.url]}")
             already += 1
             continue
-        name, n = feed.name, 2
-        while name in names:
-            name, n = f"{feed.name}-{n}", n + 1
+        name = unique_name(feed.name, names)
         names.add(name)
         by_url[feed.url] = name
         new.append((name, feed.url, feed.tags))

@@ -193,6 +193,47 @@ def test_write_opml_escapes_what_it_must() -> None:
     assert feed.url == "https://e.org/?a=1&b=2" and feed.tags == ("one", "two") and feed.title == "a&b <x>"
 
 
+LONG = "a-very-long-feed-name-that-goes-well-beyond-forty-eight-chars-xy"  # 64 characters, the most
+
+
+def test_export_then_import_gives_back_long_names_and_tag_paths() -> None:
+    assert len(LONG) == 64
+    config = load_rules_text(
+        f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n'
+        f"  - {{name: {LONG}, url: https://e.org/1, tags: [a/b, syria, news/middle-east]}}\n"
+        f'  - {{name: "{LONG[:58]} (EU)", url: https://e.org/2, tags: [/Top/Big News/]}}\n'
+    )
+    feeds = read_opml(write_opml(config.feeds).encode())
+    assert (
+        [(f.name, f.tags) for f in feeds]
+        == [
+            (LONG, ("a/b", "syria", "news/middle-east")),  # as they were: slugs already
+            (LONG[:58] + "-eu", ("top/big-news",)),
+        ]
+    )
+
+
+async def test_import_names_stay_valid_names_when_made_unique(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path / "keywords.yaml",
+        f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n  - name: {LONG}\n    url: https://e.org/1\n',
+    )
+    (tmp_path / "subs.opml").write_text(
+        f'<opml version="2.0"><body><outline text="{LONG}" xmlUrl="https://e.org/2"/>'
+        f'<outline text="{LONG}" xmlUrl="https://e.org/3"/></body></opml>',
+        encoding="utf-8",
+    )
+    code, _, err = await run_cli(
+        NEWSHOUND, "feeds", "import", "subs.opml", env=env_for(tmp_path), cwd=tmp_path
+    )
+    assert code == 0, err
+    assert [f.name for f in load_rules(rules).feeds] == [
+        LONG,
+        "a-very-long-feed-name-that-goes-well-beyond-forty-eight-chars-2",
+        "a-very-long-feed-name-that-goes-well-beyond-forty-eight-chars-3",
+    ]
+
+
 def load_rules_text(text: str):  # type: ignore[no-untyped-def]
     from bot.rules.load import parse_rules
 
