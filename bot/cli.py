@@ -270,6 +270,13 @@ def _feeds_resume(args: argparse.Namespace, settings: Settings) -> int:
         if before is None:
             print(f"newshound feeds resume: no feed named {args.name!r}", file=sys.stderr)
             return EXIT_USAGE
+        if not _in_rules(args.name, settings):
+            print(
+                f"newshound feeds resume: feed {args.name!r} is not in {settings.keywords}, so it is not "
+                "polled; add it back there to watch it again",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         now = time.time()
         after = store.resume_feed(args.name, now)
         store.audit(
@@ -282,6 +289,15 @@ def _feeds_resume(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"{args.name} resumed: it will be polled at the next chance (`newshound run` or `once`)")
     return EXIT_OK
+
+
+def _in_rules(name: str, settings: Settings) -> bool:
+    """Whether keywords.yaml names feed ``name`` (taken as yes when the file cannot be read: the bot
+    keeps the rules it had then)."""
+    try:
+        return load_rules(settings.keywords).feed(name) is not None
+    except RulesError:
+        return True
 
 
 def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:

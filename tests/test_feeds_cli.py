@@ -240,8 +240,14 @@ def load_rules_text(text: str):  # type: ignore[no-untyped-def]
     return parse_rules(text)
 
 
+def feeds_file(path: Path, *names: str) -> Path:
+    feeds = "".join(f"  - {{name: {n}, url: 'https://e.org/{n}'}}\n" for n in names)
+    return write_rules(path, f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n{feeds}')
+
+
 async def test_list_and_resume_from_the_command_line(tmp_path: Path) -> None:
     env = env_for(tmp_path)
+    feeds_file(tmp_path / "keywords.yaml", "gone", "fine")
     store = Store(tmp_path / "nh.db")
     try:
         store.sync_feeds([("gone", "https://e.org/gone"), ("fine", "https://e.org/fine")], now=0.0)
@@ -265,6 +271,30 @@ async def test_list_and_resume_from_the_command_line(tmp_path: Path) -> None:
         store.close()
     assert state is not None and state.status == "new" and state.paused_at is None
     assert (audit["actor"], audit["action"], audit["target"]) == ("cli", "feed.resume", "gone")
+
+
+async def test_resume_of_a_feed_no_longer_in_keywords_yaml_says_so(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    rules = feeds_file(tmp_path / "keywords.yaml", "fine")  # "gone" was removed from the file
+    store = Store(tmp_path / "nh.db")
+    try:
+        store.sync_feeds([("gone", "https://e.org/gone"), ("fine", "https://e.org/fine")], now=0.0)
+        store.record_failure("gone", 10.0, 20.0, "HTTP 410 Gone", 410, pause=True)
+    finally:
+        store.close()
+    code, out, err = await run_cli(NEWSHOUND, "feeds", "resume", "gone", env=env, cwd=tmp_path)
+    assert (code, out) == (2, "")  # as for a feed it never knew: nothing to resume
+    assert err == (
+        f"newshound feeds resume: feed 'gone' is not in {rules}, so it is not polled; "
+        "add it back there to watch it again\n"
+    )
+    store = Store(tmp_path / "nh.db")
+    try:
+        state = store.feed("gone")
+        audit = store.recent_audit(1)
+    finally:
+        store.close()
+    assert state is not None and state.status == "paused" and audit == []
 
 
 async def test_check_says_what_a_url_is(feed_host: FeedHost, tmp_path: Path) -> None:
