@@ -292,6 +292,13 @@ def _feeds_resume(args: argparse.Namespace, settings: Settings) -> int:
         if before is None:
             print(f"newshound feeds resume: no feed named {args.name!r}", file=sys.stderr)
             return EXIT_USAGE
+        if not _in_rules(args.name, settings):
+            print(
+                f"newshound feeds resume: feed {args.name!r} is not in {settings.keywords}, so it is not "
+                "polled; add it back there to watch it again",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         now = time.time()
         after = store.resume_feed(args.name, now)
         store.audit(
@@ -306,9 +313,19 @@ def _feeds_resume(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _in_rules(name: str, settings: Settings) -> bool:
+    """Whether keywords.yaml names feed ``name`` (taken as yes when the file cannot be read: the bot
+    keeps the rules it had then)."""
+    try:
+        return load_rules(settings.keywords).feed(name) is not None
+    except RulesError:
+        return True
+
+
 def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.parse.opml import OpmlError, read_opml
-    from bot.rules.writer import WriteError, add_feed
+    from bot.parse.opml import OpmlError, read_opml, unique_name
+    from bot.rules.load import parse_rules
+    from bot.rules.writer import WriteError, add_feeds, read_snapshot
 
     path = args.rules or settings.keywords
     config = load_rules(path)
@@ -320,35 +337,47 @@ def _feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     except OpmlError as exc:
         print(f"{args.opml}: {exc}", file=sys.stderr)
         return EXIT_RULES
+    try:
+        # What the names and "already there" are decided against; a feed added to the file by hand
+        # before the write is a conflict (nothing written), never a duplicate.
+        base = read_snapshot(path)
+        config = parse_rules(base.text, str(path))
+    except (WriteError, UnicodeDecodeError):
+        base = None
     by_url = {f.url: f.name for f in config.feeds}
     names = {f.name for f in config.feeds}
-    added = already = failed = 0
+    already = 0
+    new: list[tuple[str, str, tuple[str, ...]]] = []
     for feed in found:
         if feed.url in by_url:
             print(f"  = {feed.url} is already watched as {by_url[feed.url]}")
             already += 1
             continue
-        name, n = feed.name, 2
-        while name in names:
-            name, n = f"{feed.name}-{n}", n + 1
-        entry: dict[str, object] = {"name": name, "url": feed.url}
-        if feed.tags:
-            entry["tags"] = list(feed.tags)
-        if not args.dry_run:
-            try:
-                add_feed(path, entry)
-            except WriteError as exc:
-                print(f"  ! {feed.url}: {exc}", file=sys.stderr)
-                failed += 1
-                continue
+        name = unique_name(feed.name, names)
         names.add(name)
         by_url[feed.url] = name
-        added += 1
-        print(f"  + {name}: {feed.url}" + (f" [{', '.join(feed.tags)}]" if feed.tags else ""))
+        new.append((name, feed.url, feed.tags))
+    failed: set[str] = set()
+    if not args.dry_run and new:
+        entries: list[dict[str, object]] = [
+            {"name": name, "url": url, **({"tags": list(tags)} if tags else {})} for name, url, tags in new
+        ]
+        try:
+            batch = add_feeds(path, entries, base=base)
+        except WriteError as exc:
+            print(f"newshound feeds import: nothing added to {path}: {exc}", file=sys.stderr)
+            return EXIT_RULES
+        for skipped in batch.skipped:
+            print(f"  ! {skipped.item['url']}: {skipped.error}", file=sys.stderr)
+            failed.add(str(skipped.item["name"]))
+    for name, url, tags in new:
+        if name not in failed:
+            print(f"  + {name}: {url}" + (f" [{', '.join(tags)}]" if tags else ""))
     verb = "would add" if args.dry_run else "added"
+    added = len(new) - len(failed)
     print(
         f"{args.opml}: {len(found)} feed(s); {verb} {added} to {path}, {already} already there"
-        + (f", {failed} failed" if failed else "")
+        + (f", {len(failed)} failed" if failed else "")
     )
     return EXIT_RULES if failed else EXIT_OK
 
@@ -359,7 +388,13 @@ def _feeds_export(args: argparse.Namespace, settings: Settings) -> int:
     config = load_rules(args.rules or settings.keywords)
     text = write_opml(config.feeds)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(
+                f"newshound feeds export: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return EXIT_RULES
         print(f"wrote {len(config.feeds)} feed(s) to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

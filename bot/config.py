@@ -4,6 +4,7 @@ or discord. The table in README.md lists every setting; ``tests/test_docs.py`` k
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -163,6 +164,13 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment and ``.env``; raises ``SettingsError`` with one clear line."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError as exc:  # only the .env file is decoded here (the environment is text)
+        raise SettingsError(
+            f"cannot read {_env_file()}: it is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"offset {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read {_env_file()}: {exc.strerror or exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first.get("loc") else "?"
@@ -171,3 +179,8 @@ def load_settings(**overrides: object) -> Settings:
         shown = "" if env == "DISCORD_TOKEN" or raw is None or isinstance(raw, dict) else f"={raw!r}"
         msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
         raise SettingsError(f"invalid setting {env}{shown}: {msg}") from None
+
+
+def _env_file() -> str:
+    """The ``.env`` file settings are read from, as an absolute path."""
+    return os.path.abspath(str(Settings.model_config.get("env_file") or ".env"))

@@ -158,6 +158,16 @@ async def test_dotenv_in_working_directory_is_read(tmp_path: Path) -> None:
     assert code == 2 and "NEWSHOUND_ADMIN_CHANNEL" in err
 
 
+async def test_a_dotenv_that_is_not_utf8_stops_with_one_line_naming_it(tmp_path: Path) -> None:
+    starter_rules(tmp_path / "keywords.yaml", "https://example.org/rss")
+    (tmp_path / ".env").write_bytes(b"NEWSHOUND_ADMIN_ROLE=Caf\xe9\n")  # Latin-1
+    code, out, err = await run_cli(NEWSHOUND, "check", env=env_for(tmp_path), cwd=tmp_path)
+    assert (code, out) == (2, "")
+    assert (
+        err == f"newshound: cannot read {tmp_path / '.env'}: it is not UTF-8 text (byte 0xe9 at offset 24)\n"
+    )
+
+
 async def test_run_polls_on_schedule_and_exits_zero_on_sigterm(feed_host: FeedHost, tmp_path: Path) -> None:
     feed_host.set("/f.xml", rss([news(1, "Russia keeps ships at Tartus")]))
     starter_rules(tmp_path / "keywords.yaml", feed_host.url("/f.xml"))

@@ -123,6 +123,66 @@ async def test_import_keeps_comments_skips_what_is_there_and_round_trips(tmp_pat
     ]
 
 
+async def test_import_adds_hundreds_of_feeds_in_one_edit(tmp_path: Path) -> None:
+    # One read, one validation and one write for the whole file: 400 feeds take about a second. Adding
+    # them one edit at a time re-read and re-validated the growing file each time (80 s for 400).
+    rules = write_rules(tmp_path / "keywords.yaml", RULES)
+    outlines = "".join(
+        f'<outline text="Wire {i}" xmlUrl="https://wire{i}.example/rss" category="c{i % 7}"/>\n'
+        for i in range(400)
+    )
+    opml = f'<opml version="2.0"><body><outline text="Wires">\n{outlines}</outline></body></opml>'
+    (tmp_path / "big.opml").write_text(opml, encoding="utf-8")
+    code, out, err = await run_cli(
+        NEWSHOUND, "feeds", "import", "big.opml", env=env_for(tmp_path), cwd=tmp_path, limit=20
+    )
+    assert code == 0, err
+    assert out.splitlines()[-2:] == [
+        "  + wire-399: https://wire399.example/rss [wires, c0]",
+        f"big.opml: 400 feed(s); added 400 to {rules}, 0 already there",
+    ]
+    config = load_rules(rules)
+    assert len(config.feeds) == 401 and config.feeds[-1].tags == ("wires", "c0")
+    assert "# keep me" in rules.read_text(encoding="utf-8")
+
+
+async def test_import_adds_what_it_can_and_says_why_not_the_rest(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "keywords.yaml", RULES)
+    (tmp_path / "subs.opml").write_text(
+        '<opml version="2.0"><body>'
+        '<outline text="One" xmlUrl="https://one.example/rss"/>'
+        '<outline text="No host" xmlUrl="http:///rss"/>'
+        '<outline text="Two" xmlUrl="https://two.example/rss"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    env = env_for(tmp_path)
+    code, out, err = await run_cli(NEWSHOUND, "feeds", "import", "subs.opml", env=env, cwd=tmp_path)
+    assert code == 1  # as documented: a feed could not be added
+    assert err == (
+        "  ! http:///rss: feed 'no-host' would not load: url must be an http:// or https:// URL, "
+        "not 'http:///rss'\n"
+    )
+    assert out.splitlines() == [
+        "  + one: https://one.example/rss",
+        "  + two: https://two.example/rss",
+        f"subs.opml: 3 feed(s); added 2 to {rules}, 0 already there, 1 failed",
+    ]
+    assert [f.name for f in load_rules(rules).feeds] == ["existing", "one", "two"]
+
+
+@pytest.mark.parametrize("output", ["missing/dir/out.opml", "."])
+async def test_export_to_a_file_that_cannot_be_written_says_so_in_one_line(
+    tmp_path: Path, output: str
+) -> None:
+    write_rules(tmp_path / "keywords.yaml", RULES)
+    code, out, err = await run_cli(
+        NEWSHOUND, "feeds", "export", "-o", output, env=env_for(tmp_path), cwd=tmp_path
+    )
+    reason = "No such file or directory" if output != "." else "Is a directory"
+    assert (code, out, err) == (1, "", f"newshound feeds export: cannot write {output}: {reason}\n")
+
+
 def test_write_opml_escapes_what_it_must() -> None:
     config = load_rules_text(
         f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n'
@@ -133,14 +193,61 @@ def test_write_opml_escapes_what_it_must() -> None:
     assert feed.url == "https://e.org/?a=1&b=2" and feed.tags == ("one", "two") and feed.title == "a&b <x>"
 
 
+LONG = "a-very-long-feed-name-that-goes-well-beyond-forty-eight-chars-xy"  # 64 characters, the most
+
+
+def test_export_then_import_gives_back_long_names_and_tag_paths() -> None:
+    assert len(LONG) == 64
+    config = load_rules_text(
+        f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n'
+        f"  - {{name: {LONG}, url: https://e.org/1, tags: [a/b, syria, news/middle-east]}}\n"
+        f'  - {{name: "{LONG[:58]} (EU)", url: https://e.org/2, tags: [/Top/Big News/]}}\n'
+    )
+    feeds = read_opml(write_opml(config.feeds).encode())
+    assert (
+        [(f.name, f.tags) for f in feeds]
+        == [
+            (LONG, ("a/b", "syria", "news/middle-east")),  # as they were: slugs already
+            (LONG[:58] + "-eu", ("top/big-news",)),
+        ]
+    )
+
+
+async def test_import_names_stay_valid_names_when_made_unique(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path / "keywords.yaml",
+        f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n  - name: {LONG}\n    url: https://e.org/1\n',
+    )
+    (tmp_path / "subs.opml").write_text(
+        f'<opml version="2.0"><body><outline text="{LONG}" xmlUrl="https://e.org/2"/>'
+        f'<outline text="{LONG}" xmlUrl="https://e.org/3"/></body></opml>',
+        encoding="utf-8",
+    )
+    code, _, err = await run_cli(
+        NEWSHOUND, "feeds", "import", "subs.opml", env=env_for(tmp_path), cwd=tmp_path
+    )
+    assert code == 0, err
+    assert [f.name for f in load_rules(rules).feeds] == [
+        LONG,
+        "a-very-long-feed-name-that-goes-well-beyond-forty-eight-chars-2",
+        "a-very-long-feed-name-that-goes-well-beyond-forty-eight-chars-3",
+    ]
+
+
 def load_rules_text(text: str):  # type: ignore[no-untyped-def]
     from bot.rules.load import parse_rules
 
     return parse_rules(text)
 
 
+def feeds_file(path: Path, *names: str) -> Path:
+    feeds = "".join(f"  - {{name: {n}, url: 'https://e.org/{n}'}}\n" for n in names)
+    return write_rules(path, f'version: 1\ndefaults:\n  channel: "{CHANNEL}"\nfeeds:\n{feeds}')
+
+
 async def test_list_and_resume_from_the_command_line(tmp_path: Path) -> None:
     env = env_for(tmp_path)
+    feeds_file(tmp_path / "keywords.yaml", "gone", "fine")
     store = Store(tmp_path / "nh.db")
     try:
         store.sync_feeds([("gone", "https://e.org/gone"), ("fine", "https://e.org/fine")], now=0.0)
@@ -164,6 +271,30 @@ async def test_list_and_resume_from_the_command_line(tmp_path: Path) -> None:
         store.close()
     assert state is not None and state.status == "new" and state.paused_at is None
     assert (audit["actor"], audit["action"], audit["target"]) == ("cli", "feed.resume", "gone")
+
+
+async def test_resume_of_a_feed_no_longer_in_keywords_yaml_says_so(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    rules = feeds_file(tmp_path / "keywords.yaml", "fine")  # "gone" was removed from the file
+    store = Store(tmp_path / "nh.db")
+    try:
+        store.sync_feeds([("gone", "https://e.org/gone"), ("fine", "https://e.org/fine")], now=0.0)
+        store.record_failure("gone", 10.0, 20.0, "HTTP 410 Gone", 410, pause=True)
+    finally:
+        store.close()
+    code, out, err = await run_cli(NEWSHOUND, "feeds", "resume", "gone", env=env, cwd=tmp_path)
+    assert (code, out) == (2, "")  # as for a feed it never knew: nothing to resume
+    assert err == (
+        f"newshound feeds resume: feed 'gone' is not in {rules}, so it is not polled; "
+        "add it back there to watch it again\n"
+    )
+    store = Store(tmp_path / "nh.db")
+    try:
+        state = store.feed("gone")
+        audit = store.recent_audit(1)
+    finally:
+        store.close()
+    assert state is not None and state.status == "paused" and audit == []
 
 
 async def test_check_says_what_a_url_is(feed_host: FeedHost, tmp_path: Path) -> None:

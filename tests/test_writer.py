@@ -14,6 +14,7 @@ from bot.rules.writer import (
     ConflictError,
     WriteError,
     add_feed,
+    add_feeds,
     add_rule,
     read_snapshot,
     remove_feed,
@@ -332,3 +333,101 @@ def test_a_broken_file_is_not_edited(rules_file: Path) -> None:
         update_rule(rules_file, "ports", {"severity": "low"})
     assert "has problems already" in info.value.reason and info.value.problems
     assert rules_file.read_text(encoding="utf-8") == broken
+
+
+def test_add_feeds_adds_many_in_one_edit_as_add_feed_would_one_by_one(tmp_path: Path) -> None:
+    feeds = [
+        {"name": f"wire-{i}", "url": f"https://example{i}.org/rss", "tags": ["imported", f"t{i}"]}
+        for i in range(30)
+    ]
+    feeds[7]["tags"] = ["?q", "x\x85y"]  # written quoted: rendered key by key, each checked, as add_feed does
+    one_by_one = tmp_path / "one.yaml"
+    one_by_one.write_text(ADMIN_FILE, encoding="utf-8")
+    for feed in feeds:
+        add_feed(one_by_one, feed)
+    batch = tmp_path / "batch.yaml"
+    batch.write_text(ADMIN_FILE, encoding="utf-8")
+    result = add_feeds(batch, feeds)
+    assert batch.read_text(encoding="utf-8") == one_by_one.read_text(encoding="utf-8")
+    assert [c.name for c in result.changes] == [f["name"] for f in feeds] and result.skipped == ()
+    assert result.changes[0].after == feeds[0] and result.changes[0].summary == "added feed 'wire-0'"
+    assert [f.name for f in result.config.feeds][-30:] == [f["name"] for f in feeds]
+    removed, added = changed_lines(ADMIN_FILE, batch.read_text(encoding="utf-8"))
+    assert removed == [] and len(added) == 90  # comments, layout and every other line as they were
+
+
+def test_add_feeds_leaves_out_what_cannot_be_added_with_the_reason_and_adds_the_rest(
+    rules_file: Path,
+) -> None:
+    result = add_feeds(
+        rules_file,
+        [
+            {"name": "first", "url": "https://first.example/rss"},
+            {"name": "no-host", "url": "http:///rss"},
+            {"name": "levant-wire", "url": "https://other.example/rss"},
+            {"name": "odd", "url": "https://odd.example/rss", "colour": "red"},
+            {"name": "first", "url": "https://again.example/rss"},
+            {"url": "https://nameless.example/rss"},
+            {"name": "last", "url": "https://last.example/rss", "interval": "5 parsecs"},
+            {"name": "fine", "url": "https://fine.example/rss", "tags": ["x"]},
+        ],
+    )
+    assert [c.name for c in result.changes] == ["first", "fine"]
+    reasons = {str(s.item.get("name")): s.error for s in result.skipped}
+    assert list(reasons) == ["no-host", "levant-wire", "odd", "first", "None", "last"]
+    assert str(reasons["no-host"]) == (
+        "feed 'no-host' would not load: url must be an http:// or https:// URL, not 'http:///rss'"
+    )
+    assert reasons["levant-wire"].reason == "there is already a feed named 'levant-wire'"
+    assert reasons["odd"].reason.startswith("unknown feed key(s): 'colour'")
+    assert reasons["first"].reason == "feed 'first' is given twice"
+    assert reasons["None"].reason == "a new feed needs a name"
+    assert reasons["last"].reason.startswith("feed 'last' would not load: feed 'last' interval: ")
+    text = rules_file.read_text(encoding="utf-8")
+    removed, added = changed_lines(ADMIN_FILE, text)
+    assert removed == []
+    assert added == [
+        "  - name: first",
+        "    url: https://first.example/rss",
+        "  - name: fine",
+        "    url: https://fine.example/rss",
+        "    tags: [x]",
+    ]
+    assert [f.name for f in load_rules(rules_file).feeds] == ["levant-wire", "world", "first", "fine"]
+
+
+def test_add_feeds_with_nothing_to_add_writes_nothing(rules_file: Path) -> None:
+    before = rules_file.stat().st_mtime_ns, rules_file.stat().st_ino
+    result = add_feeds(rules_file, [{"name": "world", "url": "https://example.com/feed"}])
+    assert result.changes == () and len(result.skipped) == 1
+    assert result.new_digest == result.old_digest == read_snapshot(rules_file).digest
+    assert (rules_file.stat().st_mtime_ns, rules_file.stat().st_ino) == before
+
+
+def test_add_feeds_never_adds_a_feed_someone_added_meanwhile(rules_file: Path) -> None:
+    base = read_snapshot(rules_file)
+    hand = ADMIN_FILE.replace(
+        "  - {name: world,", "  - {name: mine, url: https://b.example/rss}\n  - {name: world,"
+    )
+    rules_file.write_text(hand, encoding="utf-8")
+    feeds = [{"name": "a", "url": "https://a.example/rss"}, {"name": "b", "url": "https://b.example/rss"}]
+    with pytest.raises(ConflictError) as info:
+        add_feeds(rules_file, feeds, base=base)
+    assert info.value.reason.startswith("a feed with the URL 'https://b.example/rss' was added to the file")
+    assert rules_file.read_text(encoding="utf-8") == hand
+    elsewhere = ADMIN_FILE.replace(
+        "  interval: 10m                   # be polite", "  interval: 15m  # slower"
+    )
+    rules_file.write_text(elsewhere, encoding="utf-8")
+    result = add_feeds(rules_file, feeds, base=base)
+    assert result.reapplied and [c.name for c in result.changes] == ["a", "b"]
+    assert "  interval: 15m  # slower\n" in rules_file.read_text(encoding="utf-8")
+
+
+def test_add_feed_to_a_file_without_a_final_newline(tmp_path: Path) -> None:
+    p = tmp_path / "keywords.yaml"
+    p.write_text(
+        'version: 1\ndefaults:\n  channel: "123456789012345678"\nfeeds:\n  - name: a\n    url: https://a.org/x'
+    )
+    add_feed(p, {"name": "b", "url": "https://b.org/x"})
+    assert p.read_text().endswith("    url: https://a.org/x\n  - name: b\n    url: https://b.org/x\n")

@@ -1,8 +1,9 @@
 """OPML subscription lists, in and out: ``newshound feeds import FILE.opml`` / ``newshound feeds export``.
 
 Reading: every ``<outline>`` with an ``xmlUrl`` is a feed; its name comes from ``text`` (else ``title``,
-else the URL's host), made into a command-friendly slug; its tags are the names of the outlines it is
-nested in plus its ``category`` attribute (OPML 2.0: comma-separated, ``/``-delimited). The file is
+else the URL's host), made into a command-friendly slug of up to 64 characters (as long as a feed name
+may be); its tags are the names of the outlines it is nested in plus its ``category`` attribute (OPML
+2.0: comma-separated, ``/``-delimited: each category a tag, a path like ``a/b`` kept whole). The file is
 untrusted: entity declarations are refused before parsing (the same guard as for feeds), and only
 http(s) URLs are taken.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -24,10 +25,13 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import quoteattr
 
 from bot.parse.guards import declares_entities, to_utf8
+from bot.rules.load import NAME_MAX
 from bot.rules.model import Feed
 
 MAX_OPML_BYTES = 5 * 1024 * 1024
 MAX_OPML_FEEDS = 5000
+#: The longest tag taken from a folder or category (keywords.yaml itself has no limit).
+TAG_MAX = 64
 
 
 class OpmlError(ValueError):
@@ -45,10 +49,28 @@ class OpmlFeed:
 _SLUG_DROP = re.compile(r"[^a-z0-9]+")
 
 
-def slug(text: str, limit: int = 48) -> str:
+def slug(text: str, limit: int = NAME_MAX) -> str:
     """``"BBC News – World"`` → ``"bbc-news-world"`` (ASCII letters and digits; accents dropped)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
     return _SLUG_DROP.sub("-", ascii_text).strip("-")[:limit].strip("-")
+
+
+def category_tag(category: str) -> str:
+    """An OPML category as a tag: each ``/``-separated part a slug, the path kept — ``/Syria`` →
+    ``syria``, ``a/b`` → ``a/b`` (what a tag ``a/b`` is exported as), ``Middle East/Syria`` →
+    ``middle-east/syria``."""
+    parts = (slug(part, TAG_MAX) for part in category.split("/"))
+    return "/".join(p for p in parts if p)[:TAG_MAX].strip("-/")
+
+
+def unique_name(base: str, taken: Collection[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``… — the first not in ``taken``, shortened to stay a valid name."""
+    name, n = base, 2
+    while name in taken:
+        suffix = f"-{n}"
+        name = base[: NAME_MAX - len(suffix)].rstrip("-") + suffix
+        n += 1
+    return name
 
 
 def _attr(el: ET.Element, name: str) -> str:
@@ -88,14 +110,11 @@ def read_opml(data: bytes) -> list[OpmlFeed]:
                     raise OpmlError(f"the file lists more than {MAX_OPML_FEEDS} feeds")
                 if urlsplit(url).scheme.lower() not in ("http", "https"):
                     continue
-                categories = [
-                    c.strip().strip("/").split("/")[-1] for c in _attr(child, "category").split(",")
-                ]
-                tags = tuple(dict.fromkeys(t for t in (slug(x, 32) for x in (*folders, *categories)) if t))
+                categories = [category_tag(c) for c in _attr(child, "category").split(",")]
+                folder_tags = [slug(folder, TAG_MAX) for folder in folders]
+                tags = tuple(dict.fromkeys(t for t in (*folder_tags, *categories) if t))
                 base = slug(label) or slug(urlsplit(url).hostname or "") or "feed"
-                name, n = base, 2
-                while name in used:
-                    name, n = f"{base}-{n}", n + 1
+                name = unique_name(base, used)
                 used.add(name)
                 found.append(OpmlFeed(name, url, tags, label))
             walk(child, (*folders, label) if not url and label else folders)

@@ -48,7 +48,9 @@ RULE_KEYS = (
     "description",
 )
 SNOWFLAKE = re.compile(r"[1-9]\d{16,19}", re.ASCII)
-NAME = re.compile(r"[^\s:][^\n\r\t]{0,63}")
+#: The longest rule or feed name, in characters.
+NAME_MAX = 64
+NAME = re.compile(rf"[^\s:][^\n\r\t]{{0,{NAME_MAX - 1}}}")
 #: A webhook URL's path ends in ``/api[/vN]/webhooks/ID/TOKEN`` (nothing after: ``/slack`` and ``/github``
 #: are other APIs, whose payloads differ).
 WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/\d+/[\w-]+/?\Z", re.ASCII)

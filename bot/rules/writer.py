@@ -21,7 +21,9 @@ Safety, in order:
    directory. (A file bind-mounted on its own, as Docker allows, cannot be replaced; it is then rewritten
    in place.)
 
-Each function returns a ``Change`` with the item before and after, for the audit log.
+Each function returns a ``Change`` with the item before and after, for the audit log. ``add_feeds`` adds
+many feeds in one edit (one read, one validation, one write — ``newshound feeds import``) and returns a
+``BatchChange``: what it added, and what it left out and why.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,11 +48,14 @@ from bot.rules.load import FEED_KEYS, RULE_KEYS, Problem, RulesError, parse_rule
 from bot.rules.model import Config
 
 __all__ = [
+    "BatchChange",
     "Change",
     "ConflictError",
+    "Skipped",
     "Snapshot",
     "WriteError",
     "add_feed",
+    "add_feeds",
     "add_rule",
     "read_snapshot",
     "remove_feed",
@@ -113,6 +118,27 @@ class Change:
         return f"{verb} {_WHAT[self.section]} {self.name!r}"
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An item a batch edit left out: the item as given, and why (``error.reason``, ``error.problems``)."""
+
+    item: dict[str, Any]
+    error: WriteError
+
+
+@dataclass(frozen=True, slots=True)
+class BatchChange:
+    """What ``add_feeds`` did: one ``Change`` per feed added (in the order given) and the feeds left out.
+    Nothing was written when ``changes`` is empty (``new_digest`` is then ``old_digest``)."""
+
+    changes: tuple[Change, ...]
+    skipped: tuple[Skipped, ...]
+    old_digest: str
+    new_digest: str
+    config: Config  # the rules now in the file
+    reapplied: bool = False
+
+
 def read_snapshot(path: str | Path) -> Snapshot:
     p = Path(path)
     try:
@@ -144,6 +170,44 @@ def add_feed(path: str | Path, feed: Mapping[str, Any], *, base: Snapshot | None
     return _edit(path, _Add("feeds", feed), base)
 
 
+def add_feeds(
+    path: str | Path, feeds: Sequence[Mapping[str, Any]], *, base: Snapshot | None = None
+) -> BatchChange:
+    """Append every feed of ``feeds`` in one edit: the file is read, validated and written once, however
+    many feeds there are (adding them one by one costs a read, two validations and a write each).
+
+    A feed that cannot be added — an unknown key, no name, a name already in the file or given earlier
+    in ``feeds``, or a value the loader refuses (a URL without a host…) — is left out, with the reason, in
+    ``BatchChange.skipped``; the others are added. Raises ``WriteError`` as ``add_feed`` does when the file
+    itself cannot be edited (it has problems already, or the result would be invalid for a reason that is
+    not one of the new feeds), and ``ConflictError`` when a feed with the name or URL of one of ``feeds``
+    was added to the file since it was read (or since ``base``); nothing is written then."""
+    op = _AddMany("feeds", feeds)
+    done = _run(Path(path), op, base)
+    changes = tuple(
+        Change(
+            action="add_feed",
+            section="feeds",
+            name=add.name,
+            before=None,
+            after=dict(add.data),
+            old_digest=done.old_digest,
+            new_digest=done.new_digest,
+            config=done.config,
+            reapplied=done.reapplied,
+        )
+        for add in op.added
+    )
+    return BatchChange(
+        changes=changes,
+        skipped=tuple(op.skipped),
+        old_digest=done.old_digest,
+        new_digest=done.new_digest,
+        config=done.config,
+        reapplied=done.reapplied,
+    )
+
+
 def update_feed(
     path: str | Path, name: str, changes: Mapping[str, Any], *, base: Snapshot | None = None
 ) -> Change:
@@ -159,7 +223,30 @@ def remove_feed(path: str | Path, name: str, *, base: Snapshot | None = None) ->
 
 
 def _edit(path: str | Path, op: _Op, base: Snapshot | None) -> Change:
-    p = Path(path)
+    done = _run(Path(path), op, base)
+    return Change(
+        action=f"{op.verb}_{_WHAT[op.section]}",
+        section=op.section,
+        name=op.name,
+        before=op.before,
+        after=op.after,
+        old_digest=done.old_digest,
+        new_digest=done.new_digest,
+        config=done.config,
+        reapplied=done.reapplied,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    old_digest: str
+    new_digest: str
+    config: Config
+    reapplied: bool
+
+
+def _run(p: Path, op: _Op, base: Snapshot | None) -> _Done:
+    """Apply ``op`` to the file and write the result, under the safety rules of this module."""
     with _LOCK:
         first: Snapshot | None = None
         for _attempt in range(_ATTEMPTS):
@@ -174,29 +261,24 @@ def _edit(path: str | Path, op: _Op, base: Snapshot | None) -> Change:
                 raise WriteError(
                     f"{p.name} has problems already; fix them before editing it this way", exc.problems
                 ) from None
-            new_text, before, after = op.apply(current.text)
-            try:
-                config = parse_rules(new_text, str(p))
-            except RulesError as exc:
-                raise WriteError(
-                    f"the edit would leave {p.name} invalid, so it was not made", exc.problems
-                ) from None
+            new_text, config = op.build(current.text, str(p))
+            if new_text == current.text:
+                return _Done(current.digest, current.digest, config, current.digest != reference.digest)
             if read_snapshot(p).digest != current.digest:
                 continue  # changed while we worked: start again from the new content
             new = Snapshot.of(p, new_text)
             _atomic_write(p, new_text)
-            return Change(
-                action=f"{op.verb}_{_WHAT[op.section]}",
-                section=op.section,
-                name=op.name,
-                before=before,
-                after=after,
-                old_digest=current.digest,
-                new_digest=new.digest,
-                config=config,
-                reapplied=current.digest != reference.digest,
-            )
+            return _Done(current.digest, new.digest, config, current.digest != reference.digest)
         raise ConflictError(f"{p.name} kept changing while the edit was being written; try again")
+
+
+def _validated(new_text: str, path: str) -> Config:
+    try:
+        return parse_rules(new_text, path)
+    except RulesError as exc:
+        raise WriteError(
+            f"the edit would leave {Path(path).name} invalid, so it was not made", exc.problems
+        ) from None
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -412,6 +494,45 @@ def _render_item(item: Mapping[str, Any], order: tuple[str, ...], dash: int, con
     return out
 
 
+Renderer = Callable[[list[dict[str, Any]], tuple[str, ...], int, int], list[list[str]]]
+
+
+def _render_each(
+    items: list[dict[str, Any]], order: tuple[str, ...], dash: int, content: int
+) -> list[list[str]]:
+    """Each item rendered key by key, each key checked to read back as written."""
+    return [_render_item(item, order, dash, content) for item in items]
+
+
+def _render_all(
+    items: list[dict[str, Any]], order: tuple[str, ...], dash: int, content: int
+) -> list[list[str]]:
+    """The items rendered together in one pass, as ``_render_each`` would write them when every value
+    reads back as written — unchecked: the caller checks the whole result (``_finish``) and falls back on
+    ``_render_each``. An empty list when the output cannot be cut into items."""
+    seq = CommentedSeq()
+    for item in items:
+        node = CommentedMap()
+        for k in [k for k in order if k in item] + [k for k in item if k not in order]:
+            value = item[k]
+            if isinstance(value, list):
+                value = CommentedSeq(value)
+                value.fa.set_flow_style()
+            node[k] = value
+        seq.append(node)
+    out = io.StringIO()
+    yaml_loader().dump(seq, out)
+    rendered: list[list[str]] = []
+    for line in out.getvalue().splitlines(keepends=True):
+        if line.startswith("  - "):  # ruamel's layout for a sequence of mappings: dash at 2, keys at 4
+            rendered.append([" " * dash + "-" + " " * (content - dash - 1) + line[4:]])
+        elif rendered and (line.startswith("    ") or not line.strip()):
+            rendered[-1].append(" " * content + line[4:] if line.strip() else line)
+        else:
+            return []
+    return rendered if len(rendered) == len(items) else []
+
+
 def _ensure_newline(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
@@ -423,6 +544,13 @@ class _Op:
     verb: str
     section: Section
     name: str
+    before: dict[str, Any] | None = None  # the item before and after the edit, once built
+    after: dict[str, Any] | None = None
+
+    def build(self, text: str, path: str) -> tuple[str, Config]:
+        """The edited text and the rules it holds; raises ``WriteError`` when it would not load."""
+        new_text, self.before, self.after = self.apply(text)
+        return new_text, _validated(new_text, path)
 
     def apply(self, text: str) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
         raise NotImplementedError
@@ -451,7 +579,7 @@ def _finish(text: str, crlf: bool, intended: Any) -> str:
         for d in (got, intended):
             if d.get(section) is None and section in d:
                 d[section] = []
-    if got != intended:  # pragma: no cover - a bug in the text surgery; never write such a file
+    if got != intended:  # a bug in the text surgery (or an unchecked rendering): never write such a file
         raise WriteError("internal error: the edited file would not mean what was intended; nothing written")
     return text.replace("\n", "\r\n") if crlf else text
 
@@ -486,35 +614,159 @@ class _Add(_Op):
         text, crlf, doc, lines = _prepare(text)
         if _find(doc, self.section, self.name) is not None:
             raise WriteError(f"there is already a {_WHAT[self.section]} named {self.name!r}")
-        intended = plain(doc)
-        intended.setdefault(self.section, [])
-        if intended[self.section] is None:
-            intended[self.section] = []
-        intended[self.section].append(dict(self.data))
-        order = _KEYS[self.section]
-        seq = doc.get(self.section)
-        if isinstance(seq, CommentedSeq) and len(seq) and not seq.fa.flow_style():
-            last = _item_region(doc, self.section, len(seq) - 1, lines)
-            first = _item_region(doc, self.section, 0, lines)
-            new = _render_item(self.data, order, first.dash, first.content)
-            lines[last.end : last.end] = new
-            out = "".join(lines)
-            if last.end == len(lines) - len(new) and not out.endswith("\n"):
-                out += "\n"
-        elif self.section in doc and (seq is None or (isinstance(seq, CommentedSeq) and not len(seq))):
-            # `rules:` with nothing, or `rules: []`: the key line becomes a block list.
-            key_line = doc.lc.key(self.section)[0]
-            code, comment = _split_comment(lines[key_line])
-            if code.split(":", 1)[1].strip() not in ("", "[]", "null", "~"):
-                raise WriteError(f"`{self.section}` is written in a form that cannot be edited line by line")
-            head = f"{self.section}:{comment}\n"
-            lines[key_line : key_line + 1] = [head, *_render_item(self.data, order, 2, 4)]
-            out = "".join(lines)
-        elif self.section not in doc:
-            out = _ensure_newline(text) + f"{self.section}:\n" + "".join(_render_item(self.data, order, 2, 4))
-        else:
-            raise WriteError(f"`{self.section}` is written in a form that cannot be edited line by line")
-        return _finish(out, crlf, intended), None, dict(self.data)
+        out, _lines = _append(doc, text, lines, self.section, [self.data])
+        return _finish(out, crlf, _intended(doc, self.section, [self.data])), None, dict(self.data)
+
+
+def _intended(doc: CommentedMap, section: Section, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``doc`` as plain data with ``items`` appended to ``section``."""
+    intended: dict[str, Any] = plain(doc)
+    if intended.get(section) is None:
+        intended[section] = []
+    intended[section].extend(dict(d) for d in items)
+    return intended
+
+
+def _append(
+    doc: CommentedMap,
+    text: str,
+    lines: list[str],
+    section: Section,
+    items: list[dict[str, Any]],
+    render: Renderer = _render_each,
+) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with ``items`` appended to ``section`` (``lines`` is ``text`` split, left as it is), and
+    the lines of each new item in the result: (first, last), 1-based."""
+    lines = list(lines)
+    order = _KEYS[section]
+    seq = doc.get(section)
+    if isinstance(seq, CommentedSeq) and len(seq) and not seq.fa.flow_style():
+        last = _item_region(doc, section, len(seq) - 1, lines)
+        first = _item_region(doc, section, 0, lines)
+        at, dash, content = last.end, first.dash, first.content
+        if lines[at - 1 : at] and not lines[at - 1].endswith("\n"):
+            lines[at - 1] += "\n"  # the file ended without a newline
+    elif section in doc and (seq is None or (isinstance(seq, CommentedSeq) and not len(seq))):
+        # `rules:` with nothing, or `rules: []`: the key line becomes a block list.
+        key_line = doc.lc.key(section)[0]
+        code, comment = _split_comment(lines[key_line])
+        if code.split(":", 1)[1].strip() not in ("", "[]", "null", "~"):
+            raise WriteError(f"`{section}` is written in a form that cannot be edited line by line")
+        lines[key_line : key_line + 1] = [f"{section}:{comment}\n"]
+        at, dash, content = key_line + 1, 2, 4
+    elif section not in doc:
+        lines = [*_ensure_newline(text).splitlines(keepends=True), f"{section}:\n"]
+        at, dash, content = len(lines), 2, 4
+    else:
+        raise WriteError(f"`{section}` is written in a form that cannot be edited line by line")
+    new: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for rendered in render(items, order, dash, content) or _render_each(items, order, dash, content):
+        start = at + len(new) + 1
+        spans.append((start, start + len(rendered) - 1))
+        new += rendered
+    lines[at:at] = new
+    return "".join(lines), spans
+
+
+class _AddMany(_Op):
+    """Append many items in one edit, leaving out (with the reason) those that cannot be added."""
+
+    verb = "add"
+
+    def __init__(self, section: Section, items: Sequence[Mapping[str, Any]]) -> None:
+        self.section = section
+        self.name = f"{len(items)} {_WHAT[section]}s"
+        self.items: list[tuple[dict[str, Any], _Add | WriteError]] = []
+        for item in items:
+            given = dict(item)
+            try:
+                self.items.append((given, _Add(section, item)))
+            except WriteError as exc:
+                self.items.append((given, exc))
+        self.added: list[_Add] = []
+        self.skipped: list[Skipped] = []
+
+    def _adds(self) -> list[_Add]:
+        return [add for _, add in self.items if isinstance(add, _Add)]
+
+    def check_unchanged(self, base: CommentedMap, current: CommentedMap) -> None:
+        for key, what in (("name", "named"), ("url", "with the URL")):
+            was, now = _values(base, self.section, key), _values(current, self.section, key)
+            meanwhile = [add.data[key] for add in self._adds() if add.data.get(key) in now - was]
+            if meanwhile:
+                raise ConflictError(
+                    f"a {_WHAT[self.section]} {what} {meanwhile[0]!r} was added to the file meanwhile; "
+                    "nothing was written — try again"
+                )
+
+    def build(self, text: str, path: str) -> tuple[str, Config]:
+        original = text
+        text, crlf, doc, lines = _prepare(text)
+        taken = _values(doc, self.section, "name")
+        what = _WHAT[self.section]
+        skipped: dict[int, WriteError] = {}
+        pending: list[tuple[int, _Add]] = []
+        for i, (_, add) in enumerate(self.items):
+            if isinstance(add, WriteError):
+                skipped[i] = add
+            elif add.name in taken:
+                twice = any(a.name == add.name for _, a in pending)
+                skipped[i] = WriteError(
+                    f"{what} {add.name!r} is given twice"
+                    if twice
+                    else f"there is already a {what} named {add.name!r}"
+                )
+            else:
+                taken.add(add.name)
+                pending.append((i, add))
+        known = len(doc.get(self.section) or ())
+        while True:
+            if not pending:
+                new_text, config = original, _validated(original, path)
+                break
+            data = [add.data for _, add in pending]
+            intended = _intended(doc, self.section, data)
+            out, spans = _append(doc, text, lines, self.section, data, _render_all)
+            try:
+                new_text = _finish(out, crlf, intended)
+            except WriteError:  # a value that does not read back as rendered: render key by key, checked
+                out, spans = _append(doc, text, lines, self.section, data)
+                new_text = _finish(out, crlf, intended)
+            try:
+                config = parse_rules(new_text, path)
+                break
+            except RulesError as exc:
+                problems = exc.problems
+            # Each problem on the lines of a new item leaves that item out; any other problem is the
+            # file's, and stops the edit. The others are tried again, validated once more.
+            theirs: dict[int, list[str]] = {}
+            for problem in problems:
+                j = next((j for j, (a, b) in enumerate(spans) if a <= problem.line <= b), None)
+                if j is None:
+                    raise WriteError(
+                        f"the edit would leave {Path(path).name} invalid, so it was not made", problems
+                    )
+                # Its line and list index are those of a file never written: say what is wrong in words.
+                theirs.setdefault(j, []).append(
+                    problem.message.replace(f"{self.section}[{known + j}] ", "", 1)
+                )
+            if not theirs:
+                raise WriteError(f"the edit would leave {Path(path).name} invalid, so it was not made")
+            for j, said in theirs.items():
+                i, add = pending[j]
+                skipped[i] = WriteError(f"{what} {add.name!r} would not load: {'; '.join(said)}")
+            pending = [p for j, p in enumerate(pending) if j not in theirs]
+        self.added = [add for _, add in pending]
+        self.skipped = [Skipped(self.items[i][0], skipped[i]) for i in sorted(skipped)]
+        return new_text, config
+
+
+def _values(doc: CommentedMap, section: Section, key: str) -> set[Any]:
+    seq = doc.get(section)
+    if not isinstance(seq, list):
+        return set()
+    return {item.get(key) for item in seq if isinstance(item, Mapping) and key in item}
 
 
 class _Remove(_Op):
