@@ -565,3 +565,38 @@ async def test_a_shortened_interval_is_in_force_at_once_not_after_the_old_wait(
         assert again is not None and again.next_poll_at == polled.last_fetch_at + 300
     finally:
         await app.close()
+
+
+async def test_a_feed_that_moves_keeps_its_items_though_its_relative_guids_now_resolve_elsewhere(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    from aiohttp import web
+
+    # <guid>1000</guid> is resolved against the feed's address, as feedparser does: after a permanent
+    # redirect every item has a new id. It is the same item (same link, headline and date): not new.
+    stories = [
+        item(i, f"Russia moves ships at Tartus, part {i}", hours_ago=20 * i + 2, guid=str(1000 + i))
+        for i in range(6)
+    ]
+    feed_host.set("/feeds/rss.xml", rss(stories))
+    rules_for(settings, {"wire": feed_host.url("/feeds/rss.xml")})
+    now = [NOW.timestamp()]
+    app = make_app(clock=lambda: now[0])
+    try:
+        await app.start()
+        first = await app.once()
+        assert first.polls[0].new_items == 6 and first.delivery.sent == 2  # 4 older than backfill
+
+        async def moved(_: web.Request) -> web.Response:
+            return web.Response(status=301, headers={"Location": "/v2/rss.xml"})
+
+        feed_host.handle("/feeds/rss.xml", moved)
+        weather = item(9, "Weather today", guid="999", hours_ago=0.1)
+        feed_host.set("/v2/rss.xml", rss([weather, *stories]))
+        now[0] += 600
+        second = await app.once()
+    finally:
+        await app.close()
+    assert second.polls[0].new_items == 1 and second.delivery.sent == 0  # only the weather is new
+    db = sqlite3.connect(settings.database)
+    assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 7
