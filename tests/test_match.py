@@ -268,6 +268,10 @@ def test_regex_with_unicode_word_boundaries() -> None:
     homs = r"(?:^|[^\pL\pN])[وف]?[بكل]?حمص\b"
     assert [t.strip() for t in rx(homs, "في حمص وبحمص")] == ["حمص", "وبحمص"]
     assert rx(homs, "وصفة الحمص") == []
+    # \b in one branch only: a match from the other branch has no boundary to check (and a text ending
+    # in a non-ASCII letter must not be cut in half looking for one).
+    assert rx(r"\bS-?400\b|Тартус", "Корабли в Тартус") == ["Тартус"]
+    assert rx(r"Тартус|\bS-?400\b", "S-400 и Тартус") == ["S-400", "Тартус"]
 
 
 def test_regex_and_keywords_in_one_rule() -> None:

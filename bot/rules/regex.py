@@ -168,7 +168,8 @@ class CompiledRegex:
             if m is None:
                 return
             start, end = m.span()
-            if all(_boundary_at(data, m.start(group)) == want for group, want in checks):
+            # A check in a branch the match did not take (its group did not take part: -1) holds.
+            if all((at := m.start(group)) < 0 or _boundary_at(data, at) == want for group, want in checks):
                 if end > start:
                     yield char_offset(start), char_offset(end)
                 pos = end if end > start else _next_char(data, end)
