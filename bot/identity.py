@@ -60,10 +60,10 @@ def signature(link: str | None, title: str | None, published: float | None) -> s
     publication time (to the second). An entry with an id the feed never had but the signature of an item
     it had is that item under a new id (a feed that makes up new guids on every fetch, a publisher that
     changed its guid format), not a new story. All three must agree: a link alone (many feeds link every
-    item to their home page) or a headline alone ("Daily briefing") is not enough. None for an item with
-    neither link nor headline."""
+    item to their home page) or a headline alone ("Daily briefing") is not enough, and an undated item has
+    no signature at all (nothing then tells a new "Daily briefing" at the same link from the last one).
+    None too for an item with neither link nor headline."""
     head = " ".join((title or "").split())
-    if not link and not head:
+    if published is None or (not link and not head):
         return None
-    when = "" if published is None else str(round(published))
-    return f"sig:{normalise_link(link) if link else ''}\n{head}\n{when}"[:3000]
+    return f"sig:{normalise_link(link) if link else ''}\n{head}\n{round(published)}"[:3000]

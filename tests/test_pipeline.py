@@ -600,3 +600,29 @@ async def test_a_feed_that_moves_keeps_its_items_though_its_relative_guids_now_r
     assert second.polls[0].new_items == 1 and second.delivery.sent == 0  # only the weather is new
     db = sqlite3.connect(settings.database)
     assert db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 7
+
+
+async def test_an_undated_item_under_a_new_guid_is_new_even_with_the_same_headline_and_link(
+    feed_host: FeedHost, settings: Settings, make_app: Callable[..., App]
+) -> None:
+    def update(n: int) -> dict[str, object]:  # a live page: each update its own guid, no date
+        return {
+            "title": "Russia live: Tartus port updates",
+            "link": "https://news.example/live",
+            "guid": f"urn:live:{n}",
+            "description": f"update {n}",
+        }
+
+    feed_host.set("/live.xml", rss([update(1)]))
+    rules_for(settings, {"live": feed_host.url("/live.xml")})
+    now = [NOW.timestamp()]
+    app = make_app(clock=lambda: now[0])
+    try:
+        await app.start()
+        await app.once()  # first poll: undated, so recorded silently (backfill)
+        feed_host.set("/live.xml", rss([update(2), update(1)]))
+        now[0] += 600
+        second = await app.once()
+    finally:
+        await app.close()
+    assert second.polls[0].new_items == 1 and second.delivery.sent == 1
