@@ -424,6 +424,15 @@ def test_unquoted_numbers_are_terms_as_written() -> None:
     assert config.rules[1].keywords == ("007",)
     with pytest.raises(RulesError, match="'007' is also in `keywords`"):
         parse_rules(HEAD + "  - name: a\n    keywords: [007]\n    exclude: [007]\n")
+    # Characters YAML 1.2 does not count as line breaks (in a quoted string, above), and a byte-order
+    # mark before the first line, do not move where the numbers are read from.
+    above = HEAD + '  - name: n\n    description: "a\u2028b\x85c\u2029d"\n    keywords: [x]\n'
+    config = parse_rules(above + "  - name: a\n    keywords:\n      - 2024\n      - 1.10\n")
+    assert config.rules[1].keywords == ("2024", "1.10")
+    config = parse_rules(
+        f'\ufeffrules: [{{name: r, keywords: [007, 1.10]}}]\nversion: 1\ndefaults: {{channel: "{CH}"}}\n'
+    )
+    assert config.rules[0].keywords == ("007", "1.10")
 
 
 @pytest.mark.parametrize("zero", ["0", '"0"', "0s", "0m", "0h0m", "0.0"])

@@ -56,7 +56,7 @@ NAME = re.compile(rf"[^\s:][^\n\r\t]{{0,{NAME_MAX - 1}}}")
 WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/\d+/[\w-]+/?\Z", re.ASCII)
 #: An unquoted YAML number as written (``007``, ``+1.50``, ``0x1F``, ``1_000``, ``1e3``, ``.5``).
 _NUMBER = re.compile(r"[-+]?\.?[0-9][0-9A-Za-z_.+-]*", re.ASCII)
-_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+_LINE_BREAK = re.compile("\r\n|[\n\r]")  # YAML 1.2 line breaks (what ruamel's marks count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +161,8 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
 class _Validator:
     def __init__(self, path: str, text: str = "") -> None:
         self.path = path
-        self.lines = _LINE_BREAK.split(text)  # as ruamel counts lines, for numbers as written
+        # As ruamel counts lines and columns (after a byte-order mark), for numbers as written.
+        self.lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))
         self.problems: list[Problem] = []
         self.default_destination_given = False  # so a bad defaults.channel is not reported twice
         # Each distinct valid pattern, in the matcher's order, with where it is first written.
