@@ -133,6 +133,9 @@ def test_why_finds_item_by_link_guid_or_tracking_variant(store: Store) -> None:
     [fragment] = store.why("https://n.example/2#comments")
     assert fragment["title"] == "Tartus festival opens"
     assert store.why("https://n.example/3?id=7&utm_medium=rss#top")[0]["title"] == "Weather in Tartus"
+    # Nor is the case of the scheme and host.
+    assert store.why("HTTPS://N.Example/3?utm_source=x&id=7")[0]["title"] == "Weather in Tartus"
+    assert store.why("https://n.example/3?id=8") == []  # another query parameter is another link
 
 
 def test_why_finds_an_item_among_many_links_that_differ_only_in_their_query(tmp_path: Path) -> None:

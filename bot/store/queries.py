@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.identity import normalise_link
+from bot.identity import TRACKING_PARAMS, normalise_link
 from bot.store.outbox import Outbox
 from bot.store.records import (
     fts_query,
@@ -119,16 +119,21 @@ class Queries(Outbox):
             "ORDER BY items.id DESC LIMIT ?",
             [*sorted(keys), ref, limit],
         )
-        if not rows and ref.startswith(("http://", "https://")):
-            # The same link with other tracking parameters or another #fragment: every stored link that
-            # starts like it (up to its query) is normalised and compared, newest first, until enough.
+        if not rows and ref.lower().startswith(("http://", "https://")):
+            # The same link with other tracking parameters, another #fragment or another case in its host:
+            # the stored links that start like it (up to its query, case aside) and hold each of its other
+            # query parameters are normalised and compared, newest first, until enough. (The parameters
+            # are compared in SQL, so a site whose links differ only in their query, like WordPress's
+            # ?p=123, does not make the store normalise every link it has.)
             norm = normalise_link(ref)
-            prefix = ref.split("#", 1)[0].split("?", 1)[0]
+            head, _, query = ref.split("#", 1)[0].partition("?")
+            params = [q for q in query.split("&") if q and not TRACKING_PARAMS.match(q.split("=", 1)[0])]
+            where = " AND instr(items.link, ?) > 0" * len(params)
             cur = self.db.execute(
-                "SELECT items.*, feeds.name AS feed, feeds.url AS feed_url FROM items "
-                "JOIN feeds ON feeds.id = items.feed_id WHERE substr(items.link, 1, ?) = ? "
-                "ORDER BY items.id DESC",
-                [len(prefix), prefix],
+                "SELECT items.*, feeds.name AS feed, feeds.url AS feed_url FROM items "  # noqa: S608
+                "JOIN feeds ON feeds.id = items.feed_id WHERE lower(substr(items.link, 1, ?)) = lower(?)"
+                f"{where} ORDER BY items.id DESC",
+                [len(head), head, *params],
             )
             cols = [c[0] for c in cur.description]
             for row in cur:
