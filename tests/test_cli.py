@@ -411,6 +411,11 @@ async def test_one_run_or_once_at_a_time_per_database(feed_host: FeedHost, tmp_p
         for command in ("once", "run"):
             code, out, err = await run_cli(NEWSHOUND, command, env=env, cwd=tmp_path)
             assert (code, out, err) == (2, "", in_use), command
+        # The same database through a symbolic link is the same database.
+        (tmp_path / "alias.db").symlink_to(database)
+        aliased = {**env, "NEWSHOUND_DATABASE": str(tmp_path / "alias.db")}
+        code, _, err = await run_cli(NEWSHOUND, "once", env=aliased, cwd=tmp_path)
+        assert code == 2 and "is already using" in err, err
         for command in (["feeds"], ["feeds", "resume", "levant-wire"], ["prune"], ["check"]):
             code, _, err = await run_cli(NEWSHOUND, *command, env=env, cwd=tmp_path)
             assert code == 0, (command, err)

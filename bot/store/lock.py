@@ -53,8 +53,9 @@ class DatabaseLock:
 
 
 def lock_path(database: str | Path) -> Path:
-    """``newshound.db`` → ``newshound.db.lock``."""
-    return Path(f"{database}.lock")
+    """``newshound.db`` → ``newshound.db.lock``, beside the file itself: a database reached through a
+    symbolic link (or another relative path) has the one lock."""
+    return Path(f"{os.path.realpath(database)}.lock")
 
 
 def hold_database(database: str | Path) -> DatabaseLock:
