@@ -12,8 +12,9 @@ functions, so there is one definition of "safe" for hostile feed text:
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT_LIMIT = 2000
@@ -83,9 +84,32 @@ def escape_markdown(text: str | None) -> str:
     return _SCHEME.sub(r"\\:", text)
 
 
+_HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?", re.ASCII)
+
+
+def _netloc(hostname: str, port: int | None) -> str | None:
+    """The host (and port) of a link as Discord and every browser read it: an internationalised domain
+    name in its ASCII form (``пример.рф`` → ``xn--e1afmkfd.xn--p1ai``), an IPv6 address in brackets;
+    None for anything else (a "host" holding ``)`` or ``]`` would end a markdown link early)."""
+    if ":" in hostname:
+        try:
+            host = f"[{ipaddress.IPv6Address(hostname).compressed}]"
+        except ValueError:
+            return None
+    else:
+        try:
+            host = hostname.encode("idna").decode("ascii") if not hostname.isascii() else hostname
+        except UnicodeError:
+            return None
+        if not _HOST.fullmatch(host):
+            return None
+    return host if port is None else f"{host}:{port}"
+
+
 def safe_url(url: str | None) -> str | None:
     """``url`` if it is an absolute http(s) URL Discord will accept as a link target, else None.
-    Characters that could end a markdown link early are percent-encoded."""
+    Characters that could end a markdown link early are percent-encoded, and an internationalised host is
+    written in its ASCII form."""
     if not url or not isinstance(url, str):
         return None
     url = url.strip()
@@ -100,7 +124,14 @@ def safe_url(url: str | None) -> str | None:
         return None
     if parts.username is not None or parts.password is not None:
         return None  # https://trusted.example@evil.example/ — a classic link disguise
-    url = quote(url, safe="/:?#&=%+@!$',;*~.-_")  # keeps the URL, encodes ( ) [ ] < > " ` | { } \ ^
+    netloc = _netloc(parts.hostname, parts.port)
+    if netloc is None:
+        return None
+    # The rest keeps its meaning; ( ) [ ] < > " ` | { } \ ^ and non-ASCII are percent-encoded.
+    safe = "/:?#&=%+@!$',;*~.-_"
+    url = urlunsplit(
+        (parts.scheme, netloc, quote(parts.path, safe), quote(parts.query, safe), quote(parts.fragment, safe))
+    )
     if len(url) > URL_LIMIT:
         return None
     return url

@@ -158,12 +158,22 @@ def test_only_http_links_are_linked() -> None:
         "https://trusted.example@evil.example/",
         "https://exa mple.com/",
         "https://example.com/\u202egnp.exe",
+        "https://a.example)[click](https://evil.example/x",  # a "host" that would end the markdown link
+        "https://a.example%29/x",
         "",
     ):
         assert safe_url(bad) is None, bad
         assert "url" not in render_alert(make_alert(link=bad)).embed
     assert safe_url("https://example.com/a_(b)[c]") == "https://example.com/a_%28b%29%5Bc%5D"
-    assert safe_url("HTTP://Example.com/ü") == "HTTP://Example.com/%C3%BC"
+    assert safe_url("HTTP://Example.com/ü") == "http://example.com/%C3%BC"
+    # An internationalised domain name in its ASCII form (Discord refuses a percent-encoded host), an IPv6
+    # address as it is.
+    assert safe_url("https://Пример.рф:8443/новости?id=1") == (
+        "https://xn--e1afmkfd.xn--p1ai:8443/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8?id=1"
+    )
+    assert safe_url("https://[2001:db8::1]/a") == "https://[2001:db8::1]/a"
+    embed = render_alert(make_alert(link="https://тасс.рф/армия/1")).embed
+    assert embed["url"] == "https://xn--80a8aab.xn--p1ai/%D0%B0%D1%80%D0%BC%D0%B8%D1%8F/1"
 
 
 def test_digest_lists_headline_and_link_safely() -> None:
