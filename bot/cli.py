@@ -551,9 +551,8 @@ async def _run(settings: Settings) -> int:
             await runtime.start()
 
             async def stop_on_rejected_token(rt: DiscordRuntime) -> None:
-                await rt.login_done.wait()
-                if rt.login_error:
-                    stop.set()
+                await rt.rejected.wait()  # at start-up, or revoked later (gateway close 4004)
+                stop.set()
 
             watcher = asyncio.create_task(stop_on_rejected_token(runtime))
         await app.run(stop)

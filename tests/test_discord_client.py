@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from pathlib import Path
 
 import discord
 import pytest
 from discord import app_commands
 
+from bot.deliver import Target
 from bot.deliver.discord.checks import channel_uses
 from bot.deliver.discord.client import apply_endpoints, redact
 from bot.deliver.discord.runtime import DiscordRuntime
+from bot.deliver.worker import DeliveryWorker
 from bot.rules.model import Config, Defaults, Rule
+from bot.store import StoreThread
 from tests.conftest import ADMIN, ALERTS, OTHER, start_client, stop_client
 from tests.fakes.discord_server import EMBED_LINKS, VIEW_CHANNEL, FakeDiscord
+from tests.test_discord_delivery import alert, enqueue
 
 MISSING_CHANNEL = "300000000000000077"
 
@@ -143,6 +149,123 @@ async def test_rejected_token_is_reported_not_retried(fake_discord: FakeDiscord)
         assert len(fake_discord.requests_to("GET", "/users/@me")) == 1
     finally:
         await runtime.close()
+
+
+async def _runtime_and_worker(
+    fake: FakeDiscord, tmp_path: Path
+) -> tuple[DiscordRuntime, StoreThread, DeliveryWorker]:
+    runtime = DiscordRuntime(
+        token=fake.token,
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        admin_channel=ADMIN,
+        send_timeout=0.5,
+        guild_ready_timeout=0.05,
+        reidentify_delay=0.0,
+    )
+    store = StoreThread(tmp_path / "newshound.db")
+    await store.open()
+    worker = DeliveryWorker(store, runtime.sink, backoff_base=0.05, backoff_max=0.2)
+    runtime.on_ready(worker.recover)
+    return runtime, store, worker
+
+
+async def _add(store: StoreThread, title: str) -> int:
+    now = time.time()
+    (alert_id,) = await store.run(lambda s: enqueue(s, Target(channel=ALERTS), [alert(title)], now))
+    return alert_id
+
+
+async def test_a_token_revoked_while_running_is_a_rejected_token(
+    fake_discord: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The token is reset while the bot runs: Discord closes the gateway with 4004. That is a rejected
+    token (``run`` stops with exit 2), not a bot that stays up unable to send."""
+    runtime, store, worker = await _runtime_and_worker(fake_discord, tmp_path)
+    caplog.set_level(logging.INFO)
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        await fake_discord.revoke_token()
+        async with asyncio.timeout(10):
+            await runtime.rejected.wait()
+        assert runtime.login_error and "rejected" in runtime.login_error and "4004" in runtime.login_error
+        # An alert meanwhile waits in the outbox ("not connected"), never an internal error.
+        alert_id = await _add(store, "after the token was reset")
+        report = await worker.drain()
+        assert report.retried == 1 and report.sent == 0
+        row = await store.run(lambda s: s.alert(alert_id))
+        assert row is not None and row["status"] == "pending"
+        assert "not connected" in row["error"] and "internal error" not in row["error"]
+        assert not [r for r in caplog.records if r.exc_info]
+    finally:
+        await runtime.close()
+        await store.close()
+
+
+async def test_a_login_failing_after_the_token_was_accepted_sends_nothing_through_a_closed_session(
+    fake_discord: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """discord.py's login first accepts the token (``GET /users/@me``, which sets ``client.user``), then
+    asks for the application: when that fails, the half-logged-in client must not look logged in."""
+    fake_discord.fail(path="/oauth2/applications/@me", method="GET", status=503, times=None)
+    runtime, store, worker = await _runtime_and_worker(fake_discord, tmp_path)
+    caplog.set_level(logging.INFO)
+    await runtime.start()
+    try:
+        async with asyncio.timeout(10):
+            while not fake_discord.requests_to("GET", "/oauth2/applications/@me"):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the failed login has been cleaned up; the next try is ~1 s away
+        runtime.stop_waiting_for_login()  # as `newshound once` does when Discord is unreachable
+        alert_id = await _add(store, "during a half-done login")
+        report = await worker.drain()
+        assert report.retried == 1
+        row = await store.run(lambda s: s.alert(alert_id))
+        assert row is not None and "not connected" in row["error"], row["error"]
+        assert not [r for r in caplog.records if r.exc_info]
+        # Discord answers again: the next login works and the alert goes out.
+        fake_discord.clear_faults()
+        assert await runtime.wait_ready(10)
+        await worker.recover()
+        assert (await worker.drain()).sent == 1
+        assert len(fake_discord.channel_messages(ALERTS)) == 1
+    finally:
+        await runtime.close()
+        await store.close()
+
+
+@pytest.mark.parametrize("code", [4012, 4014])
+async def test_a_gateway_closed_for_good_logs_in_again(
+    fake_discord: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture, code: int
+) -> None:
+    """discord.py gives up on close codes it cannot resume (4010–4014; for most it also closes the HTTP
+    session). The bot logs in and connects again, and alerts go out."""
+    runtime, store, worker = await _runtime_and_worker(fake_discord, tmp_path)
+    caplog.set_level(logging.INFO)
+    await runtime.start()
+    stop = asyncio.Event()
+    delivering = asyncio.create_task(worker.run_forever(stop, idle=0.2))
+    try:
+        assert await runtime.wait_ready(10)
+        assert runtime.client is not None
+        await fake_discord.drop_gateway(code=code)
+        await _add(store, "while reconnecting")
+        await fake_discord.wait_for_messages(1, channel=ALERTS, within=15)
+        assert len(fake_discord.identifies) == 2
+        assert len(fake_discord.requests_to("GET", "/users/@me")) == 2  # logged in afresh
+        assert runtime.login_error is None and not runtime.rejected.is_set()
+        assert any(
+            f"closed with code {code}" in r.getMessage() or "intent" in r.getMessage()
+            for r in caplog.records
+            if r.name == "bot.deliver.discord.runtime"
+        )
+        assert not [r for r in caplog.records if r.exc_info and r.name.startswith("bot.")]
+    finally:
+        stop.set()
+        await delivering
+        await runtime.close()
+        await store.close()
 
 
 def test_redact_hides_webhook_and_interaction_tokens() -> None:

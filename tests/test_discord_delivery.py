@@ -273,6 +273,22 @@ async def test_a_500_is_retried_inside_discord_py(rig: Rig) -> None:
     assert [r.status for r in rig.fake.requests_to("POST", f"/channels/{ALERTS}")] == [500, 200]
 
 
+async def test_a_send_through_a_closed_session_is_retried_not_an_internal_error(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a channel send meets while discord.py has closed the client's HTTP session (a gateway close it
+    cannot resume) and the bot has not logged in again yet: aiohttp's "Session is closed"."""
+    assert rig.client is not None
+    await rig.client.http.close()
+    (aid,) = await rig.add(CH, alert("A0"))
+    report = await rig.worker.drain()
+    assert report.retried == 1 and report.sent == 0
+    row = await rig.row(aid)
+    assert row["status"] == "pending" and "session was closed" in row["error"]
+    assert "internal error" not in row["error"]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
 @pytest.mark.parametrize("mode", ["refuse", "hang", "5xx"])
 async def test_outage_then_recovery_loses_nothing_and_keeps_order(rig: Rig, mode: str) -> None:
     await rig.fake.outage(mode)  # type: ignore[arg-type]

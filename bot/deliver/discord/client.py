@@ -214,6 +214,22 @@ class NewshoundClient(discord.Client):
         for hook in self._setup_hooks:
             await hook()
 
+    async def reopen(self) -> None:
+        """Makes the client ready for another ``login`` after a failed one, or after discord.py closed it
+        (a fatal gateway close such as 4010–4014). Closes what is left, forgets the user (so nothing sends
+        through a closed session meanwhile: ``user`` is None until the next login), and binds a fresh
+        HTTP session and connector at the next login. Views and dynamic items (page buttons) are kept.
+
+        discord.py's own ``clear`` would drop them, and does not rebind the event loop that ``close``
+        unset; this does what ``clear`` and ``login`` do for a new client, minus that."""
+        await self.close()
+        self._closing_task = None
+        self._connection.clear(views=False)
+        self.http.clear()
+        # Closing the session closed its connector too; static_login makes a new one when it is unset.
+        self.http.connector = discord.utils.MISSING
+        await self._async_setup_hook()  # the running loop, and a new "ready" event
+
     def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
         if event == "connect" and self.endpoints.gateway and self.ws is not None:
             # READY just set the resume URL to Discord's; keep resuming through the configured gateway.

@@ -112,6 +112,10 @@ def classify(exc: BaseException) -> DeliveryResult:
         return DeliveryResult.retry("Discord did not answer in time")
     if isinstance(exc, aiohttp.ClientError | OSError | discord.GatewayNotFound | discord.ConnectionClosed):
         return DeliveryResult.retry(redact(f"cannot reach Discord: {type(exc).__name__}: {exc}")[:300])
+    if isinstance(exc, RuntimeError) and "closed" in str(exc).lower():
+        # aiohttp's "Session is closed": discord.py closed the client (a gateway close it cannot resume)
+        # and the bot is logging in again.
+        return DeliveryResult.retry("not connected to Discord (the session was closed; reconnecting)")
     raise exc
 
 
@@ -174,6 +178,7 @@ async def find_posted(
         aiohttp.ClientError,
         OSError,
         TimeoutError,
+        RuntimeError,  # a closed session (the bot is reconnecting)
         KeyError,
         ValueError,
     ) as exc:
@@ -230,7 +235,7 @@ class DiscordSink:
     ) -> DeliveryResult:
         """Sends ``rendered`` to ``channel_id``. ``since``: a previous attempt started then — look for it
         in the channel first."""
-        if not await self._wait_logged_in():
+        if not await self._wait_logged_in() or self.client.is_closed():
             return DeliveryResult.retry("not connected to Discord yet")
         if since is not None:
             found = await find_posted(
@@ -264,7 +269,7 @@ class DiscordSink:
                     data = await self.client.http.request(
                         route, json=params.payload, timeout=aiohttp.ClientTimeout(total=self.timeout)
                     )
-        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError, RuntimeError) as exc:
             return classify(exc)
         message_id = data.get("id") if isinstance(data, dict) else None
         if not message_id:
