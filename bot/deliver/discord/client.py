@@ -187,6 +187,7 @@ class NewshoundClient(discord.Client):
         self.checked = asyncio.Event()
         self._setup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._ready_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._background: set[asyncio.Task[Any]] = set()
 
     def on_setup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Runs ``hook`` inside ``setup_hook`` (the loop is running; the gateway is not connected yet)."""
@@ -212,7 +213,20 @@ class NewshoundClient(discord.Client):
                 DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
                 log.info("gateway from %s: %s", Route.BASE, url)
         for hook in self._setup_hooks:
-            await hook()
+            try:
+                await hook()
+            except Exception:  # a start-up extra (e.g. registering slash commands) never fails the login
+                log.exception("start-up hook failed")
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        """Holds a background task of this client until it ends; ``close`` cancels it."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await super().close()
 
     async def reopen(self) -> None:
         """Makes the client ready for another ``login`` after a failed one, or after discord.py closed it
