@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,7 +233,6 @@ async def test_429_is_waited_out_without_holding_up_another_channel(rig: Rig) ->
 
 
 async def test_429_longer_than_the_client_waits_becomes_a_stored_retry(rig: Rig) -> None:
-    import time
 
     rig.fake.rate_limit(channel=ALERTS, retry_after=45.0)
     (aid,) = await rig.add(CH, alert("A0"))
@@ -261,6 +261,35 @@ async def test_5xx_is_retried_with_backoff_until_it_works(rig: Rig) -> None:
     stop.set()
     assert titles(rig.fake, ALERTS) == ["A0"]
     assert [r.status for r in rig.fake.requests_to("POST", f"/channels/{ALERTS}")] == [503, 503, 200]
+
+
+async def test_the_worker_idles_while_a_retried_send_is_in_flight(rig: Rig) -> None:
+    """A retried alert's send hangs: its ``next_attempt_at`` is in the past while the send runs. The
+    delivery loop must wait for that send to end, not wake every 50 ms to look again."""
+    assert rig.sink.channels is not None
+    rig.sink.channels.timeout = 5.0
+    rig.fake.fail(channel=ALERTS, status=503, times=1)
+    rig.fake.hang(channel=ALERTS, times=1)
+    rounds: list[float] = []
+
+    def trace(sql: str) -> None:  # every delivery round asks the store when the next retry is due
+        if "MIN(next_attempt_at)" in sql:
+            rounds.append(time.monotonic())
+
+    await rig.store.run(lambda s: s.db.conn.set_trace_callback(trace))
+    (aid,) = await rig.add(CH, alert("A0"))
+    stop = asyncio.Event()
+    rig.tasks.append(asyncio.create_task(rig.worker.run_forever(stop, idle=30.0)))
+    try:
+        await until(lambda: len(rig.fake.requests_to("POST", f"/channels/{ALERTS}")) == 2)  # hanging now
+        hanging_since = time.monotonic()
+        await asyncio.sleep(1.5)
+        assert len([t for t in rounds if t >= hanging_since]) <= 3, len(rounds)
+        rig.fake.release()  # the hung request ends (503); the retry after it goes through
+        await until(lambda: _sync_rows(rig, [aid])[0].get("status") == "sent")
+    finally:
+        stop.set()
+        await rig.store.run(lambda s: s.db.conn.set_trace_callback(None))
 
 
 async def test_a_500_is_retried_inside_discord_py(rig: Rig) -> None:
@@ -417,7 +446,6 @@ async def test_permanent_error_fails_once_and_tells_the_admin_once(
 async def test_a_failure_notice_waits_out_an_admin_channel_outage_and_a_restart(
     fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    import time
 
     from bot.deliver.notices import NoticeSender
 
@@ -560,7 +588,6 @@ async def test_after_a_restart_the_next_digest_still_waits_a_window(
 ) -> None:
     """At most one digest per window, across a restart: when the last digest went out is read from the
     outbox. (Kept in memory, a restarted worker would send the next alerts one by one at once.)"""
-    import time
     from datetime import datetime
 
     def posted(message: dict[str, Any]) -> float:
@@ -722,7 +749,6 @@ async def test_a_digest_cut_short_by_a_crash_is_sent_again_as_the_same_digest(
 
 
 async def test_feed_health_notices_reach_the_admin_channel_and_wait_out_an_outage(rig: Rig) -> None:
-    import time
 
     from bot.deliver.notices import NoticeSender
     from bot.store import NoticeDraft
