@@ -524,6 +524,29 @@ async def test_webhooks_work_without_a_bot_token(fake_discord: FakeDiscord, tmp_
         await r.close()
 
 
+@pytest.mark.parametrize("scope", ["webhook", "global"])
+async def test_a_long_webhook_rate_limit_is_a_stored_retry_at_discords_time(rig: Rig, scope: str) -> None:
+    """discord.py's webhook code sleeps through any 429 (it has no maximum wait): a long one must come
+    back at once as a retry at the time Discord named, as for channels — without holding the target."""
+    hook = rig.fake.add_webhook(OTHER)
+    hook_id = int(hook.rstrip("/").split("/")[-2])
+    rig.fake.rate_limit(webhook=hook_id, retry_after=200.0, is_global=scope == "global")
+    rig.fake.rate_limit(webhook=hook_id, retry_after=0.3, times=1)  # a short one after it: waited out
+    (aid,) = await rig.add(Target(webhook=hook), alert("W0"))
+    started = time.time()
+    report = await rig.worker.drain()
+    assert time.time() - started < 5
+    assert report.retried == 1 and report.sent == 0
+    row = await rig.row(aid)
+    assert row["status"] == "pending" and "rate limited for 200" in row["error"]
+    assert row["next_attempt_at"] >= started + 199
+    assert rig.fake.channel_messages(OTHER) == []
+    # When Discord's time has come, the short 429 is waited out inside the send, and the alert goes.
+    await rig.store.run(lambda s: s.retry_now())
+    assert (await rig.worker.drain()).sent == 1
+    assert [r.status for r in rig.fake.requests_to("POST", f"/webhooks/{hook_id}")] == [429, 429, 200]
+
+
 async def test_webhook_resend_after_a_lost_answer_is_recognised(rig: Rig) -> None:
     url = rig.fake.add_webhook(OTHER)
     hook_id = url.split("/")[-2]

@@ -8,7 +8,8 @@ HTTP attempt; webhooks by ``Webhook.send`` — and never raise for delivery prob
 * 5xx, timeouts, connection errors → ``retry`` (the worker backs off);
 * 429 → discord.py waits inside ``send`` as told (each channel is its own bucket, and the worker runs each
   target in its own task, so one channel's wait never holds up another); a wait longer than the client's
-  ``max_ratelimit_timeout`` comes back as ``retry`` with Discord's ``retry_after``;
+  ``max_ratelimit_timeout`` comes back as ``retry`` with Discord's ``retry_after`` — for webhooks too,
+  whose discord.py code has no such limit: ``WebhookSink`` watches the answers and cuts the wait short;
 * 403 / 404 / other 4xx → ``failed`` with the reason (the worker tells the admin channel once).
 
 Exactly once: a channel message carries a nonce derived from the outbox row (``nonce_for``) and discord.py
@@ -23,9 +24,13 @@ docs/discord.md for what that guarantees).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -310,6 +315,40 @@ class DiscordSink:
             log.warning("the admin channel refuses notices (%s): %s", result.error, text)
 
 
+@dataclass(slots=True)
+class _RateLimitWatch:
+    """One webhook send: notes a 429 whose wait is longer than ``limit``, and cancels the send (which
+    discord.py's webhook code would otherwise sleep through, however long Discord asked it to wait)."""
+
+    limit: float
+    send: asyncio.Task[Any] | None = None
+    retry_after: float | None = None
+
+
+_WATCH: contextvars.ContextVar[_RateLimitWatch | None] = contextvars.ContextVar("webhook_watch", default=None)
+
+
+async def _on_webhook_answer(
+    _session: aiohttp.ClientSession, _ctx: Any, params: aiohttp.TraceRequestEndParams
+) -> None:
+    """aiohttp trace hook of the webhook session: runs in the send's own task, so it sees its watch."""
+    watch = _WATCH.get()
+    response = params.response
+    if watch is None or response.status != 429 or not response.headers.get("Via"):
+        return  # a 429 without Via is Cloudflare's: discord.py raises it at once
+    retry_after: float | None = None
+    with contextlib.suppress(Exception):  # the body is cached: discord.py reads the same bytes next
+        body = json.loads(await response.read())
+        retry_after = float(body["retry_after"])
+    if retry_after is None:
+        header = response.headers.get("X-RateLimit-Reset-After") or response.headers.get("Retry-After")
+        with contextlib.suppress(TypeError, ValueError):
+            retry_after = float(header or "")
+    if retry_after is not None and retry_after > watch.limit and watch.send is not None:
+        watch.retry_after = retry_after
+        watch.send.cancel()
+
+
 class WebhookSink:
     """Posts alerts through webhook URLs (``Target.webhook``), with the feed's username and avatar.
 
@@ -325,9 +364,12 @@ class WebhookSink:
         timeout: float = 60.0,
         client: discord.Client | None = None,
         admin: Callable[[str], Awaitable[None]] | None = None,
+        max_wait: float = 30.0,
     ) -> None:
         install_log_redaction()  # discord.py logs webhook URLs (with their token) at DEBUG
         self.timeout = timeout
+        #: A 429 asking to wait longer than this comes back as a retry at Discord's time (as for channels).
+        self.max_wait = max_wait
         self.client = client
         self.admin = admin
         self._session: aiohttp.ClientSession | None = None
@@ -338,8 +380,12 @@ class WebhookSink:
         if self._session is None or self._session.closed:
             # Each HTTP attempt is bounded (discord.py's webhook code retries 5xx and waits out 429s
             # between attempts, outside this timeout).
+            trace = aiohttp.TraceConfig()
+            trace.on_request_end.append(_on_webhook_answer)
             self._session = aiohttp.ClientSession(
-                cookie_jar=aiohttp.DummyCookieJar(), timeout=aiohttp.ClientTimeout(total=self.timeout)
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                trace_configs=[trace],
             )
         return self._session
 
@@ -394,19 +440,39 @@ class WebhookSink:
                     return DeliveryResult.sent(found)
         username = webhook_username(target.username)
         avatar = safe_url(target.avatar)
+        send = hook.send(
+            content=rendered.content,
+            embed=discord.Embed.from_dict(rendered.embed),
+            username=username or discord.utils.MISSING,
+            avatar_url=avatar or discord.utils.MISSING,
+            allowed_mentions=allowed_mentions(rendered),
+            wait=True,
+        )
         try:
-            async with asyncio.timeout(5 * (self.timeout + 9.0) + 60.0):
-                message = await hook.send(
-                    content=rendered.content,
-                    embed=discord.Embed.from_dict(rendered.embed),
-                    username=username or discord.utils.MISSING,
-                    avatar_url=avatar or discord.utils.MISSING,
-                    allowed_mentions=allowed_mentions(rendered),
-                    wait=True,
-                )
+            async with asyncio.timeout(5 * (self.timeout + 9.0) + 2 * self.max_wait):
+                message = await self._watched(send)
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return classify(exc)
         return DeliveryResult.sent(str(message.id))
+
+    async def _watched(self, send: Coroutine[Any, Any, discord.WebhookMessage]) -> discord.WebhookMessage:
+        """Runs a webhook ``send`` in a task of its own, under a ``_RateLimitWatch``: discord.py's webhook
+        code sleeps through every 429 (no ``max_ratelimit_timeout`` there), so a long one cancels the
+        send — nothing was posted — and raises ``RateLimited`` with Discord's ``retry_after``."""
+        watch = _RateLimitWatch(limit=self.max_wait)
+        reset = _WATCH.set(watch)
+        try:
+            task = asyncio.create_task(send)  # copies the context: the trace hook finds ``watch``
+        finally:
+            _WATCH.reset(reset)
+        watch.send = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if watch.retry_after is None or (current is not None and current.cancelling()):
+                raise
+            raise discord.RateLimited(watch.retry_after) from None
 
     async def send(self, item: OutboxAlert) -> DeliveryResult:
         return await self.post(item.target, render_alert(item.alert), since=item.sending_at)
