@@ -504,6 +504,8 @@ def _build(settings: Settings) -> tuple[App, DiscordRuntime | None]:
     runtime = make_delivery(settings, rules)
     app = App(settings, sink=runtime.sink if runtime is not None else None)
     apps.append(app)
+    if runtime is not None:
+        runtime.queue_notices_with(app.queue_notice)  # channel-check notices wait out an admin outage
     return app, runtime
 
 

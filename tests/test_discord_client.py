@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from bot.deliver.discord.runtime import DiscordRuntime
 from bot.deliver.worker import DeliveryWorker
 from bot.rules.model import Config, Defaults, Rule
 from bot.store import StoreThread
-from tests.conftest import ADMIN, ALERTS, OTHER, start_client, stop_client
+from tests.conftest import ADMIN, ALERTS, OTHER, make_settings, start_client, stop_client
 from tests.fakes.discord_server import EMBED_LINKS, VIEW_CHANNEL, FakeDiscord
 from tests.test_discord_delivery import alert, enqueue
 
@@ -136,6 +137,69 @@ async def test_on_ready_reports_each_unusable_channel_once(
         assert "rule 'bases'" in last and "defaults.channel" in last and "View Channel" in last
     finally:
         await runtime.close()
+
+
+def _ghost_rules(path: Path, *, ghost: bool) -> None:
+    lines = [
+        "version: 1",
+        "defaults:",
+        f'  channel: "{ALERTS}"',
+        "feeds:",
+        "  - name: wire",
+        "    url: http://127.0.0.1:9/feed.xml",
+        "rules:",
+        "  - name: bases",
+        "    keywords: [Tartus]",
+    ]
+    if ghost:
+        lines += ["  - name: ghost", "    keywords: [x]", f'    channel: "{MISSING_CHANNEL}"']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stamp = time.time() + (2 if ghost else 1)  # a new mtime each edit, however quick
+    os.utime(path, (stamp, stamp))
+
+
+async def test_a_channel_notice_waits_out_an_admin_channel_outage(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """The on-ready check's notice goes through the notices outbox, as `newshound run` wires it: an admin
+    channel that is down when the check runs delays the notice, never loses it. A problem fixed and back
+    later is reported again."""
+    from bot.cli import _build
+    from bot.deliver.notices import NoticeSender
+
+    _ghost_rules(tmp_path / "keywords.yaml", ghost=True)
+    settings = make_settings(
+        tmp_path, NEWSHOUND_ADMIN_CHANNEL=ADMIN, NEWSHOUND_SEND_TIMEOUT="1", **fake_discord.env()
+    )
+    fake_discord.fail(channel=ADMIN, status=503, times=None)  # the admin channel is down for now
+    app, runtime = _build(settings)
+    assert runtime is not None
+    await app.start()
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        assert fake_discord.channel_messages(ADMIN) == []
+        (queued,) = await app.store.run(lambda s: s.notices())
+        assert queued.kind == "channel" and "rule 'ghost'" in queued.text and queued.sent_at is None
+
+        await fake_discord.recover()
+        later = NoticeSender(app.store, app.sink, clock=lambda: time.time() + 3600)  # its retry is due
+        assert await later.drain() == 1
+        (notice,) = fake_discord.channel_messages(ADMIN)
+        assert "rule 'ghost'" in notice["embeds"][0]["description"]
+        await runtime.recheck_channels()  # the same problem again: not repeated
+        assert len(await app.store.run(lambda s: s.notices())) == 1
+
+        # The rule goes (the problem with it), then comes back: a new occurrence, reported again.
+        for ghost in (False, True):
+            _ghost_rules(tmp_path / "keywords.yaml", ghost=ghost)
+            await app.reload_rules()
+            await runtime.recheck_channels()
+        await fake_discord.wait_for_messages(2, channel=ADMIN)
+        assert "rule 'ghost'" in fake_discord.channel_messages(ADMIN)[1]["embeds"][0]["description"]
+    finally:
+        await runtime.close()
+        await app.close()
 
 
 async def test_rejected_token_is_reported_not_retried(fake_discord: FakeDiscord) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -182,7 +183,9 @@ class NewshoundClient(discord.Client):
         self.endpoints = endpoints or Endpoints(Route.BASE, None, False)
         self.channel_uses = channel_uses or (lambda: ())
         self.report = report
-        self.reported: set[tuple[str, tuple[str, ...]]] = set()
+        #: Problems reported, with when each was first seen; one no longer found is forgotten, so if it
+        #: comes back it is reported again.
+        self.reported: dict[tuple[str, tuple[str, ...]], float] = {}
         self.problems: list[ChannelProblem] = []
         self.checked = asyncio.Event()
         self._setup_hooks: list[Callable[[], Awaitable[None]]] = []
@@ -306,9 +309,12 @@ class NewshoundClient(discord.Client):
             log.exception("channel permission check failed")
             problems = []
         self.problems = problems
+        current = {p.key for p in problems}
+        for gone in [key for key in self.reported if key not in current]:
+            del self.reported[gone]  # fixed (or no longer used by a rule)
         fresh = [p for p in problems if p.key not in self.reported]
         for problem in fresh:
-            self.reported.add(problem.key)
+            self.reported[problem.key] = time.time()
             log.warning("Discord: %s", problem.describe())
         if self.report is not None:
             for problem in fresh:

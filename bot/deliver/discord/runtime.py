@@ -21,6 +21,7 @@ from bot.deliver.discord.client import (
     redact,
 )
 from bot.deliver.discord.sink import AdminChannelUnavailable, DiscordDelivery, DiscordSink, WebhookSink
+from bot.store import NoticeDraft
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class DiscordRuntime:
         self.rejected = asyncio.Event()  # set with login_error: at start-up, or a 4004 close later
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._queue_notice: Callable[[NoticeDraft], Awaitable[None]] | None = None
 
     def on_ready(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Runs ``hook`` after every READY / RESUMED (the gateway is back)."""
@@ -84,10 +86,23 @@ class DiscordRuntime:
         if self.client is not None and self.client.is_ready():
             await self.client.check_channels()
 
+    def queue_notices_with(self, queue: Callable[[NoticeDraft], Awaitable[None]]) -> None:
+        """Channel-check notices go through ``queue`` (the store's notices outbox: kept until the admin
+        channel takes them, and retried) instead of being posted once."""
+        self._queue_notice = queue
+
     async def _report(self, problem: ChannelProblem) -> None:
-        if self.channels is not None:
+        text = f"Newshound {problem.describe()}."
+        if self._queue_notice is not None:
+            assert self.client is not None
+            seen = self.client.reported.get(problem.key, 0.0)
+            # One notice per occurrence of a problem: the same key again (a new READY, a reload) is a
+            # no-op; a problem fixed and back later is a new occurrence, with a new key.
+            key = f"channel:{problem.channel}:{','.join(problem.missing) or 'not visible'}:{seen:.3f}"
+            await self._queue_notice(NoticeDraft(key=key, kind="channel", text=text))
+        elif self.channels is not None:
             try:
-                await self.channels.notify_admin(f"Newshound {problem.describe()}.")
+                await self.channels.notify_admin(text)
             except AdminChannelUnavailable as exc:
                 log.warning("could not post to the admin channel: %s", exc)
 
