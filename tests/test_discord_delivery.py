@@ -547,6 +547,23 @@ async def test_a_long_webhook_rate_limit_is_a_stored_retry_at_discords_time(rig:
     assert [r.status for r in rig.fake.requests_to("POST", f"/webhooks/{hook_id}")] == [429, 429, 200]
 
 
+async def test_a_webhook_url_with_a_wrong_token_fails_and_tells_the_admin_once(rig: Rig) -> None:
+    hook = rig.fake.add_webhook(OTHER)
+    hook_id, token = hook.rstrip("/").split("/")[-2:]
+    wrong = hook[: -len(token)] + "not-the-token"
+    ids = await rig.add(Target(webhook=wrong), alert("W0"))
+    ids += await rig.add(Target(webhook=wrong), alert("W1"))
+    report = await rig.worker.drain()
+    assert report.failed == 2 and report.retried == 0
+    for row in await rig.rows(ids):
+        assert row["status"] == "failed"
+        assert "Invalid Webhook Token (code 50027)" in row["error"] and "copy the URL again" in row["error"]
+    (notice,) = rig.fake.channel_messages(ADMIN)
+    body = notice["embeds"][0]["description"]
+    assert f"webhook:{hook_id}" in body and "50027" in body and "not-the-token" not in body
+    assert rig.fake.channel_messages(OTHER) == []
+
+
 async def test_webhook_resend_after_a_lost_answer_is_recognised(rig: Rig) -> None:
     url = rig.fake.add_webhook(OTHER)
     hook_id = url.split("/")[-2]

@@ -110,8 +110,10 @@ def classify(exc: BaseException) -> DeliveryResult:
             return DeliveryResult.retry(text, after=60.0)
         if exc.status >= 500 or exc.status in (408, 425):
             return DeliveryResult.retry(text)
+        if exc.status == 401 and exc.code == 50027:  # Invalid Webhook Token: the URL is wrong, for good
+            return DeliveryResult.failed(f"{text} — the webhook URL's token is wrong; copy the URL again")
         if exc.status == 401:
-            return DeliveryResult.retry(f"{text} — check DISCORD_TOKEN / the webhook URL", after=300.0)
+            return DeliveryResult.retry(f"{text} — check DISCORD_TOKEN", after=300.0)
         return DeliveryResult.failed(text)
     if isinstance(exc, TimeoutError):
         return DeliveryResult.retry("Discord did not answer in time")
