@@ -332,6 +332,39 @@ async def test_a_gateway_closed_for_good_logs_in_again(
         await store.close()
 
 
+async def test_a_gateway_outage_logs_one_line_per_reconnect_attempt(
+    fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    """discord.py logs each reconnect attempt as an ERROR with a traceback; what reaches the log is one
+    WARNING line naming the cause."""
+    runtime = DiscordRuntime(
+        token=fake_discord.token,
+        api_base=fake_discord.api_base,
+        gateway_url=fake_discord.gateway_url,
+        guild_ready_timeout=0.05,
+        reidentify_delay=0.0,
+    )
+    caplog.set_level(logging.WARNING)
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        await fake_discord.outage("5xx")  # the gateway refuses connections (503)
+        async with asyncio.timeout(15):
+            while not any("reconnect" in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        await fake_discord.recover()
+        await fake_discord.wait_for_gateway(1, within=15)
+    finally:
+        await runtime.close()
+    attempts = [r for r in caplog.records if r.name == "discord.client" and "reconnect" in r.getMessage()]
+    assert attempts
+    for record in attempts:
+        assert record.levelno == logging.WARNING and record.exc_info is None and record.exc_text is None
+        assert record.getMessage().startswith("Discord gateway connection lost")
+        assert "attempting a reconnect in" in record.getMessage() and "\n" not in record.getMessage()
+    assert "Traceback" not in caplog.text
+
+
 def test_redact_hides_webhook_and_interaction_tokens() -> None:
     text = "POST https://discord.com/api/v10/webhooks/123456789012345678/AbC-def_123.x?wait=1 token=s3cret"
     assert (

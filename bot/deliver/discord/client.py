@@ -73,6 +73,31 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class QuietReconnects(logging.Filter):
+    """discord.py logs every gateway reconnect attempt as ERROR with a full traceback ("Attempting a
+    reconnect in 2.86s"): during an outage that is a screenful per try. Keeps one WARNING line naming the
+    cause instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith("Attempting a reconnect in")):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logged as is
+            return True
+        cause = ""
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            cause = f" after {type(exc).__name__}: {exc}".rstrip(": ")
+        attempt = message[:1].lower() + message[1:]  # "attempting a reconnect in 2.86s"
+        record.msg = redact(f"Discord gateway connection lost{cause}; {attempt}")[:300]
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
 _REDACTED_LOGGERS = (
     "discord.http",
     "discord.client",
@@ -86,7 +111,8 @@ _REDACTED_LOGGERS = (
 
 
 def install_log_redaction(token: str | None = None) -> None:
-    """Adds a ``RedactSecrets`` filter to discord.py's loggers (once per logger; a given token is kept)."""
+    """Adds a ``RedactSecrets`` filter to discord.py's loggers (once per logger; a given token is kept),
+    and ``QuietReconnects`` to ``discord.client``."""
     for name in _REDACTED_LOGGERS:
         logger = logging.getLogger(name)
         existing = next((f for f in logger.filters if isinstance(f, RedactSecrets)), None)
@@ -94,6 +120,9 @@ def install_log_redaction(token: str | None = None) -> None:
             logger.addFilter(RedactSecrets(token))
         elif token:
             existing.token = token
+    client_log = logging.getLogger("discord.client")
+    if not any(isinstance(f, QuietReconnects) for f in client_log.filters):
+        client_log.addFilter(QuietReconnects())
 
 
 @dataclass(frozen=True, slots=True)
