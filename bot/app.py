@@ -24,7 +24,7 @@ from bot.pipeline import Poller, PollReport, Ruleset
 from bot.rules.durations import format_duration
 from bot.rules.model import Config, Defaults, Feed
 from bot.rules.reload import RulesWatcher
-from bot.store import PRUNE_BATCH, SEARCH_INDEX_BATCH, Pruned, StoreThread
+from bot.store import PRUNE_BATCH, SEARCH_INDEX_BATCH, NoticeDraft, Pruned, StoreThread
 
 if TYPE_CHECKING:  # imported where used: `newshound once` needs neither slash commands nor a scheduler
     from bot.commands import Services
@@ -258,6 +258,13 @@ class App:
         except Exception:
             log.exception("sending admin notices failed")
             return 0
+
+    async def queue_notice(self, notice: NoticeDraft) -> None:
+        """Queues an admin notice from outside the poller (the Discord channel check), then sends what is
+        due: one the admin channel does not take yet stays queued and is retried, after a restart too."""
+        at = self.clock()
+        await self.store.run(lambda s: s.add_notice(notice, at))
+        await self.send_notices()
 
     async def once(self) -> OnceSummary:
         """One poll of every feed, then deliver everything that is due, then prune what has expired."""

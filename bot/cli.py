@@ -504,6 +504,8 @@ def _build(settings: Settings) -> tuple[App, DiscordRuntime | None]:
     runtime = make_delivery(settings, rules)
     app = App(settings, sink=runtime.sink if runtime is not None else None)
     apps.append(app)
+    if runtime is not None:
+        runtime.queue_notices_with(app.queue_notice)  # channel-check notices wait out an admin outage
     return app, runtime
 
 
@@ -551,9 +553,8 @@ async def _run(settings: Settings) -> int:
             await runtime.start()
 
             async def stop_on_rejected_token(rt: DiscordRuntime) -> None:
-                await rt.login_done.wait()
-                if rt.login_error:
-                    stop.set()
+                await rt.rejected.wait()  # at start-up, or revoked later (gateway close 4004)
+                stop.set()
 
             watcher = asyncio.create_task(stop_on_rejected_token(runtime))
         await app.run(stop)

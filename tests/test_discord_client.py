@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
+from pathlib import Path
 
 import discord
 import pytest
 from discord import app_commands
 
+from bot.deliver import Target
 from bot.deliver.discord.checks import channel_uses
 from bot.deliver.discord.client import apply_endpoints, redact
 from bot.deliver.discord.runtime import DiscordRuntime
+from bot.deliver.worker import DeliveryWorker
 from bot.rules.model import Config, Defaults, Rule
-from tests.conftest import ADMIN, ALERTS, OTHER, start_client, stop_client
+from bot.store import StoreThread
+from tests.conftest import ADMIN, ALERTS, OTHER, make_settings, start_client, stop_client
 from tests.fakes.discord_server import EMBED_LINKS, VIEW_CHANNEL, FakeDiscord
+from tests.test_discord_delivery import alert, enqueue
 
 MISSING_CHANNEL = "300000000000000077"
 
@@ -132,6 +139,69 @@ async def test_on_ready_reports_each_unusable_channel_once(
         await runtime.close()
 
 
+def _ghost_rules(path: Path, *, ghost: bool) -> None:
+    lines = [
+        "version: 1",
+        "defaults:",
+        f'  channel: "{ALERTS}"',
+        "feeds:",
+        "  - name: wire",
+        "    url: http://127.0.0.1:9/feed.xml",
+        "rules:",
+        "  - name: bases",
+        "    keywords: [Tartus]",
+    ]
+    if ghost:
+        lines += ["  - name: ghost", "    keywords: [x]", f'    channel: "{MISSING_CHANNEL}"']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stamp = time.time() + (2 if ghost else 1)  # a new mtime each edit, however quick
+    os.utime(path, (stamp, stamp))
+
+
+async def test_a_channel_notice_waits_out_an_admin_channel_outage(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """The on-ready check's notice goes through the notices outbox, as `newshound run` wires it: an admin
+    channel that is down when the check runs delays the notice, never loses it. A problem fixed and back
+    later is reported again."""
+    from bot.cli import _build
+    from bot.deliver.notices import NoticeSender
+
+    _ghost_rules(tmp_path / "keywords.yaml", ghost=True)
+    settings = make_settings(
+        tmp_path, NEWSHOUND_ADMIN_CHANNEL=ADMIN, NEWSHOUND_SEND_TIMEOUT="1", **fake_discord.env()
+    )
+    fake_discord.fail(channel=ADMIN, status=503, times=None)  # the admin channel is down for now
+    app, runtime = _build(settings)
+    assert runtime is not None
+    await app.start()
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        assert fake_discord.channel_messages(ADMIN) == []
+        (queued,) = await app.store.run(lambda s: s.notices())
+        assert queued.kind == "channel" and "rule 'ghost'" in queued.text and queued.sent_at is None
+
+        await fake_discord.recover()
+        later = NoticeSender(app.store, app.sink, clock=lambda: time.time() + 3600)  # its retry is due
+        assert await later.drain() == 1
+        (notice,) = fake_discord.channel_messages(ADMIN)
+        assert "rule 'ghost'" in notice["embeds"][0]["description"]
+        await runtime.recheck_channels()  # the same problem again: not repeated
+        assert len(await app.store.run(lambda s: s.notices())) == 1
+
+        # The rule goes (the problem with it), then comes back: a new occurrence, reported again.
+        for ghost in (False, True):
+            _ghost_rules(tmp_path / "keywords.yaml", ghost=ghost)
+            await app.reload_rules()
+            await runtime.recheck_channels()
+        await fake_discord.wait_for_messages(2, channel=ADMIN)
+        assert "rule 'ghost'" in fake_discord.channel_messages(ADMIN)[1]["embeds"][0]["description"]
+    finally:
+        await runtime.close()
+        await app.close()
+
+
 async def test_rejected_token_is_reported_not_retried(fake_discord: FakeDiscord) -> None:
     runtime = DiscordRuntime(
         token="wrong", api_base=fake_discord.api_base, gateway_url=fake_discord.gateway_url
@@ -143,6 +213,156 @@ async def test_rejected_token_is_reported_not_retried(fake_discord: FakeDiscord)
         assert len(fake_discord.requests_to("GET", "/users/@me")) == 1
     finally:
         await runtime.close()
+
+
+async def _runtime_and_worker(
+    fake: FakeDiscord, tmp_path: Path
+) -> tuple[DiscordRuntime, StoreThread, DeliveryWorker]:
+    runtime = DiscordRuntime(
+        token=fake.token,
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        admin_channel=ADMIN,
+        send_timeout=0.5,
+        guild_ready_timeout=0.05,
+        reidentify_delay=0.0,
+    )
+    store = StoreThread(tmp_path / "newshound.db")
+    await store.open()
+    worker = DeliveryWorker(store, runtime.sink, backoff_base=0.05, backoff_max=0.2)
+    runtime.on_ready(worker.recover)
+    return runtime, store, worker
+
+
+async def _add(store: StoreThread, title: str) -> int:
+    now = time.time()
+    (alert_id,) = await store.run(lambda s: enqueue(s, Target(channel=ALERTS), [alert(title)], now))
+    return alert_id
+
+
+async def test_a_token_revoked_while_running_is_a_rejected_token(
+    fake_discord: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The token is reset while the bot runs: Discord closes the gateway with 4004. That is a rejected
+    token (``run`` stops with exit 2), not a bot that stays up unable to send."""
+    runtime, store, worker = await _runtime_and_worker(fake_discord, tmp_path)
+    caplog.set_level(logging.INFO)
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        await fake_discord.revoke_token()
+        async with asyncio.timeout(10):
+            await runtime.rejected.wait()
+        assert runtime.login_error and "rejected" in runtime.login_error and "4004" in runtime.login_error
+        # An alert meanwhile waits in the outbox ("not connected"), never an internal error.
+        alert_id = await _add(store, "after the token was reset")
+        report = await worker.drain()
+        assert report.retried == 1 and report.sent == 0
+        row = await store.run(lambda s: s.alert(alert_id))
+        assert row is not None and row["status"] == "pending"
+        assert "not connected" in row["error"] and "internal error" not in row["error"]
+        assert not [r for r in caplog.records if r.exc_info]
+    finally:
+        await runtime.close()
+        await store.close()
+
+
+async def test_a_login_failing_after_the_token_was_accepted_sends_nothing_through_a_closed_session(
+    fake_discord: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """discord.py's login first accepts the token (``GET /users/@me``, which sets ``client.user``), then
+    asks for the application: when that fails, the half-logged-in client must not look logged in."""
+    fake_discord.fail(path="/oauth2/applications/@me", method="GET", status=503, times=None)
+    runtime, store, worker = await _runtime_and_worker(fake_discord, tmp_path)
+    caplog.set_level(logging.INFO)
+    await runtime.start()
+    try:
+        async with asyncio.timeout(10):
+            while not fake_discord.requests_to("GET", "/oauth2/applications/@me"):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the failed login has been cleaned up; the next try is ~1 s away
+        runtime.stop_waiting_for_login()  # as `newshound once` does when Discord is unreachable
+        alert_id = await _add(store, "during a half-done login")
+        report = await worker.drain()
+        assert report.retried == 1
+        row = await store.run(lambda s: s.alert(alert_id))
+        assert row is not None and "not connected" in row["error"], row["error"]
+        assert not [r for r in caplog.records if r.exc_info]
+        # Discord answers again: the next login works and the alert goes out.
+        fake_discord.clear_faults()
+        assert await runtime.wait_ready(10)
+        await worker.recover()
+        assert (await worker.drain()).sent == 1
+        assert len(fake_discord.channel_messages(ALERTS)) == 1
+    finally:
+        await runtime.close()
+        await store.close()
+
+
+@pytest.mark.parametrize("code", [4012, 4014])
+async def test_a_gateway_closed_for_good_logs_in_again(
+    fake_discord: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture, code: int
+) -> None:
+    """discord.py gives up on close codes it cannot resume (4010–4014; for most it also closes the HTTP
+    session). The bot logs in and connects again, and alerts go out."""
+    runtime, store, worker = await _runtime_and_worker(fake_discord, tmp_path)
+    caplog.set_level(logging.INFO)
+    await runtime.start()
+    stop = asyncio.Event()
+    delivering = asyncio.create_task(worker.run_forever(stop, idle=0.2))
+    try:
+        assert await runtime.wait_ready(10)
+        assert runtime.client is not None
+        await fake_discord.drop_gateway(code=code)
+        await _add(store, "while reconnecting")
+        await fake_discord.wait_for_messages(1, channel=ALERTS, within=15)
+        assert len(fake_discord.identifies) == 2
+        assert len(fake_discord.requests_to("GET", "/users/@me")) == 2  # logged in afresh
+        assert runtime.login_error is None and not runtime.rejected.is_set()
+        assert any(
+            f"closed with code {code}" in r.getMessage() or "intent" in r.getMessage()
+            for r in caplog.records
+            if r.name == "bot.deliver.discord.runtime"
+        )
+        assert not [r for r in caplog.records if r.exc_info and r.name.startswith("bot.")]
+    finally:
+        stop.set()
+        await delivering
+        await runtime.close()
+        await store.close()
+
+
+async def test_a_gateway_outage_logs_one_line_per_reconnect_attempt(
+    fake_discord: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    """discord.py logs each reconnect attempt as an ERROR with a traceback; what reaches the log is one
+    WARNING line naming the cause."""
+    runtime = DiscordRuntime(
+        token=fake_discord.token,
+        api_base=fake_discord.api_base,
+        gateway_url=fake_discord.gateway_url,
+        guild_ready_timeout=0.05,
+        reidentify_delay=0.0,
+    )
+    caplog.set_level(logging.WARNING)
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        await fake_discord.outage("5xx")  # the gateway refuses connections (503)
+        async with asyncio.timeout(15):
+            while not any("reconnect" in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        await fake_discord.recover()
+        await fake_discord.wait_for_gateway(1, within=15)
+    finally:
+        await runtime.close()
+    attempts = [r for r in caplog.records if r.name == "discord.client" and "reconnect" in r.getMessage()]
+    assert attempts
+    for record in attempts:
+        assert record.levelno == logging.WARNING and record.exc_info is None and record.exc_text is None
+        assert record.getMessage().startswith("Discord gateway connection lost")
+        assert "attempting a reconnect in" in record.getMessage() and "\n" not in record.getMessage()
+    assert "Traceback" not in caplog.text
 
 
 def test_redact_hides_webhook_and_interaction_tokens() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,7 +233,6 @@ async def test_429_is_waited_out_without_holding_up_another_channel(rig: Rig) ->
 
 
 async def test_429_longer_than_the_client_waits_becomes_a_stored_retry(rig: Rig) -> None:
-    import time
 
     rig.fake.rate_limit(channel=ALERTS, retry_after=45.0)
     (aid,) = await rig.add(CH, alert("A0"))
@@ -263,6 +263,35 @@ async def test_5xx_is_retried_with_backoff_until_it_works(rig: Rig) -> None:
     assert [r.status for r in rig.fake.requests_to("POST", f"/channels/{ALERTS}")] == [503, 503, 200]
 
 
+async def test_the_worker_idles_while_a_retried_send_is_in_flight(rig: Rig) -> None:
+    """A retried alert's send hangs: its ``next_attempt_at`` is in the past while the send runs. The
+    delivery loop must wait for that send to end, not wake every 50 ms to look again."""
+    assert rig.sink.channels is not None
+    rig.sink.channels.timeout = 5.0
+    rig.fake.fail(channel=ALERTS, status=503, times=1)
+    rig.fake.hang(channel=ALERTS, times=1)
+    rounds: list[float] = []
+
+    def trace(sql: str) -> None:  # every delivery round asks the store when the next retry is due
+        if "MIN(next_attempt_at)" in sql:
+            rounds.append(time.monotonic())
+
+    await rig.store.run(lambda s: s.db.conn.set_trace_callback(trace))
+    (aid,) = await rig.add(CH, alert("A0"))
+    stop = asyncio.Event()
+    rig.tasks.append(asyncio.create_task(rig.worker.run_forever(stop, idle=30.0)))
+    try:
+        await until(lambda: len(rig.fake.requests_to("POST", f"/channels/{ALERTS}")) == 2)  # hanging now
+        hanging_since = time.monotonic()
+        await asyncio.sleep(1.5)
+        assert len([t for t in rounds if t >= hanging_since]) <= 3, len(rounds)
+        rig.fake.release()  # the hung request ends (503); the retry after it goes through
+        await until(lambda: _sync_rows(rig, [aid])[0].get("status") == "sent")
+    finally:
+        stop.set()
+        await rig.store.run(lambda s: s.db.conn.set_trace_callback(None))
+
+
 async def test_a_500_is_retried_inside_discord_py(rig: Rig) -> None:
     # discord.py itself retries 500/502/504 after a second; the sink sees a normal success.
     rig.fake.fail(channel=ALERTS, status=500, times=1)
@@ -271,6 +300,22 @@ async def test_a_500_is_retried_inside_discord_py(rig: Rig) -> None:
     report = await rig.worker.drain()
     assert report.sent == 1
     assert [r.status for r in rig.fake.requests_to("POST", f"/channels/{ALERTS}")] == [500, 200]
+
+
+async def test_a_send_through_a_closed_session_is_retried_not_an_internal_error(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a channel send meets while discord.py has closed the client's HTTP session (a gateway close it
+    cannot resume) and the bot has not logged in again yet: aiohttp's "Session is closed"."""
+    assert rig.client is not None
+    await rig.client.http.close()
+    (aid,) = await rig.add(CH, alert("A0"))
+    report = await rig.worker.drain()
+    assert report.retried == 1 and report.sent == 0
+    row = await rig.row(aid)
+    assert row["status"] == "pending" and "session was closed" in row["error"]
+    assert "internal error" not in row["error"]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 @pytest.mark.parametrize("mode", ["refuse", "hang", "5xx"])
@@ -401,7 +446,6 @@ async def test_permanent_error_fails_once_and_tells_the_admin_once(
 async def test_a_failure_notice_waits_out_an_admin_channel_outage_and_a_restart(
     fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    import time
 
     from bot.deliver.notices import NoticeSender
 
@@ -480,6 +524,46 @@ async def test_webhooks_work_without_a_bot_token(fake_discord: FakeDiscord, tmp_
         await r.close()
 
 
+@pytest.mark.parametrize("scope", ["webhook", "global"])
+async def test_a_long_webhook_rate_limit_is_a_stored_retry_at_discords_time(rig: Rig, scope: str) -> None:
+    """discord.py's webhook code sleeps through any 429 (it has no maximum wait): a long one must come
+    back at once as a retry at the time Discord named, as for channels — without holding the target."""
+    hook = rig.fake.add_webhook(OTHER)
+    hook_id = int(hook.rstrip("/").split("/")[-2])
+    rig.fake.rate_limit(webhook=hook_id, retry_after=200.0, is_global=scope == "global")
+    rig.fake.rate_limit(webhook=hook_id, retry_after=0.3, times=1)  # a short one after it: waited out
+    (aid,) = await rig.add(Target(webhook=hook), alert("W0"))
+    started = time.time()
+    report = await rig.worker.drain()
+    assert time.time() - started < 5
+    assert report.retried == 1 and report.sent == 0
+    row = await rig.row(aid)
+    assert row["status"] == "pending" and "rate limited for 200" in row["error"]
+    assert row["next_attempt_at"] >= started + 199
+    assert rig.fake.channel_messages(OTHER) == []
+    # When Discord's time has come, the short 429 is waited out inside the send, and the alert goes.
+    await rig.store.run(lambda s: s.retry_now())
+    assert (await rig.worker.drain()).sent == 1
+    assert [r.status for r in rig.fake.requests_to("POST", f"/webhooks/{hook_id}")] == [429, 429, 200]
+
+
+async def test_a_webhook_url_with_a_wrong_token_fails_and_tells_the_admin_once(rig: Rig) -> None:
+    hook = rig.fake.add_webhook(OTHER)
+    hook_id, token = hook.rstrip("/").split("/")[-2:]
+    wrong = hook[: -len(token)] + "not-the-token"
+    ids = await rig.add(Target(webhook=wrong), alert("W0"))
+    ids += await rig.add(Target(webhook=wrong), alert("W1"))
+    report = await rig.worker.drain()
+    assert report.failed == 2 and report.retried == 0
+    for row in await rig.rows(ids):
+        assert row["status"] == "failed"
+        assert "Invalid Webhook Token (code 50027)" in row["error"] and "copy the URL again" in row["error"]
+    (notice,) = rig.fake.channel_messages(ADMIN)
+    body = notice["embeds"][0]["description"]
+    assert f"webhook:{hook_id}" in body and "50027" in body and "not-the-token" not in body
+    assert rig.fake.channel_messages(OTHER) == []
+
+
 async def test_webhook_resend_after_a_lost_answer_is_recognised(rig: Rig) -> None:
     url = rig.fake.add_webhook(OTHER)
     hook_id = url.split("/")[-2]
@@ -544,7 +628,6 @@ async def test_after_a_restart_the_next_digest_still_waits_a_window(
 ) -> None:
     """At most one digest per window, across a restart: when the last digest went out is read from the
     outbox. (Kept in memory, a restarted worker would send the next alerts one by one at once.)"""
-    import time
     from datetime import datetime
 
     def posted(message: dict[str, Any]) -> float:
@@ -706,7 +789,6 @@ async def test_a_digest_cut_short_by_a_crash_is_sent_again_as_the_same_digest(
 
 
 async def test_feed_health_notices_reach_the_admin_channel_and_wait_out_an_outage(rig: Rig) -> None:
-    import time
 
     from bot.deliver.notices import NoticeSender
     from bot.store import NoticeDraft

@@ -186,6 +186,21 @@ async def test_once_with_a_rejected_token_exits_2(
     assert fake_discord.all_messages() == []
 
 
+async def test_run_exits_2_when_the_token_is_reset_while_it_runs(
+    tmp_path: Path, fake_discord: FakeDiscord, feed_host: FeedHost
+) -> None:
+    env = setup(tmp_path, fake_discord, feed_host)
+    proc = await newshound(tmp_path, env, "run")
+    try:
+        await fake_discord.wait_for_gateway(1, within=30)
+        await fake_discord.revoke_token()  # Discord closes the gateway with 4004
+    finally:
+        code, err = await finish(proc, within=30)
+    assert code == 2, err
+    assert "newshound: DISCORD_TOKEN was rejected by Discord" in err and "4004" in err
+    assert fake_discord.token not in err and env["DISCORD_TOKEN"] not in err
+
+
 async def test_run_through_an_outage_and_kill_9_loses_and_duplicates_nothing(
     tmp_path: Path, fake_discord: FakeDiscord, feed_host: FeedHost, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,6 +5,8 @@ mocked."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from bot.commands.catalogue import CATALOGUE
 from bot.commands.chart import PNG_MAGIC
+from bot.deliver.discord.runtime import DiscordRuntime
 from tests.conftest import ALERTS, OTHER
 from tests.fakes.discord_server import MANAGE_GUILD, FakeDiscord
 from tests.fakes.feed_host import FeedHost, rss
@@ -51,6 +54,46 @@ async def test_every_command_of_the_catalogue_is_registered_globally_with_its_op
 
 
 # -- /search and its pages -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("trouble", ["rate limited past discord.py's wait", "503"])
+async def test_a_registration_that_fails_for_now_never_stops_the_login_and_is_retried(
+    fake_discord: FakeDiscord,
+    feed_host: FeedHost,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    trouble: str,
+) -> None:
+    """Registering the commands at login meets a 429 longer than discord.py waits (``RateLimited``) or a
+    503, twice: the bot logs in once and gets READY all the same, warns once, and registers the commands
+    in the background — after Discord's ``retry_after`` for a rate limit."""
+    path = f"/applications/{fake_discord.application_id}/commands"
+    if trouble == "503":
+        fake_discord.fail(path=path, method="PUT", status=503, times=2)
+    else:
+        fake_discord.rate_limit(path=path, method="PUT", retry_after=1.0, times=2)
+    caplog.set_level(logging.INFO, logger="bot.deliver.discord")
+
+    def wait_at_most_half_a_second(runtime: DiscordRuntime) -> None:
+        # discord.py's own cap (Client(max_ratelimit_timeout=…)) is at least 30 s; a test waits less.
+        assert runtime.client is not None
+        runtime.client.http.max_ratelimit_timeout = 0.5
+
+    start = {"before_start": wait_at_most_half_a_second, "sync_retry": 0.5}
+    async with desk_rig(fake_discord, feed_host, tmp_path, start=start) as rig:
+        assert rig.runtime.login_error is None
+        assert len(fake_discord.requests_to("GET", "/users/@me")) == 1  # one login, never failed
+        async with asyncio.timeout(15):
+            while len(fake_discord.requests_to("PUT", path)) < 3:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        puts = fake_discord.requests_to("PUT", path)
+        assert [r.status for r in puts] == ([429, 429, 200] if trouble != "503" else [503, 503, 200])
+        if trouble != "503":
+            assert puts[1].at - puts[0].at >= 0.9 and puts[2].at - puts[1].at >= 0.9  # Discord's time
+        assert _registered(fake_discord) == {c.path: [o.name for o in c.options] for c in CATALOGUE}
+        warnings = [r for r in caplog.records if "could not register slash commands" in r.getMessage()]
+        assert [r.levelno for r in warnings] == [logging.WARNING, logging.INFO]
+        assert not [r for r in caplog.records if r.exc_info]
 
 
 async def test_search_pages_with_buttons_and_only_the_asker_turns_them(rig: SlashRig) -> None:

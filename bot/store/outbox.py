@@ -86,10 +86,20 @@ class Outbox(Connection):
             sending_at=r.get("sending_at"),
         )
 
-    def next_retry_at(self) -> float | None:
-        row = self.db.execute(
+    def next_retry_at(self, after: float | None = None, skip: Sequence[str] = ()) -> float | None:
+        """The earliest retry time of a pending alert (later than ``after``, of a target not in ``skip``:
+        the delivery worker leaves out what it has started already)."""
+        sql = (
             "SELECT MIN(next_attempt_at) FROM alerts WHERE status = 'pending' AND next_attempt_at IS NOT NULL"
-        ).fetchone()
+        )
+        args: list[object] = []
+        if after is not None:
+            sql += " AND next_attempt_at > ?"
+            args.append(after)
+        if skip:
+            sql += f" AND target_key NOT IN ({', '.join('?' * len(skip))})"
+            args.extend(skip)
+        row = self.db.execute(sql, args).fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
     def mark_sent(self, alert_id: int, message_id: str | None, at: float) -> None:

@@ -60,7 +60,7 @@ class NoticeDraft:
     so a notice is never repeated (``failing:<feed>:<since>``, ``paused:…``, ``quiet:<feed>:<last item>``)."""
 
     key: str
-    kind: str  # failing | paused | recovered | quiet | overflow | moved | gone | undeliverable
+    kind: str  # failing | paused | recovered | quiet | overflow | moved | gone | undeliverable | channel
     text: str
     feed: str | None = None
 

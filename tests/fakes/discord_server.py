@@ -571,18 +571,26 @@ class FakeDiscord:
     # -- faults ------------------------------------------------------------------------------------
 
     @staticmethod
-    def _scope(channel: int | str | None, webhook: int | str | None) -> str:
+    def _scope(channel: int | str | None, webhook: int | str | None, path: str | None = None) -> str:
         if channel is not None:
             return f"channel:{int(channel)}"
         if webhook is not None:
             return f"webhook:{int(webhook)}"
+        if path is not None:
+            return f"path:{path}"
         return "*"
 
     def inject(
-        self, fault: Fault, *, channel: int | str | None = None, webhook: int | str | None = None
+        self,
+        fault: Fault,
+        *,
+        channel: int | str | None = None,
+        webhook: int | str | None = None,
+        path: str | None = None,
     ) -> Fault:
-        """Adds ``fault`` for one channel, one webhook, or (neither given) every REST request."""
-        self._faults.setdefault(self._scope(channel, webhook), []).append(fault)
+        """Adds ``fault`` for one channel, one webhook, one other API path (as after ``/api/v10``, e.g.
+        ``/oauth2/applications/@me``), or (none given) every REST request."""
+        self._faults.setdefault(self._scope(channel, webhook, path), []).append(fault)
         return fault
 
     def fail(
@@ -595,6 +603,7 @@ class FakeDiscord:
         message: str | None = None,
         times: int | None = 1,
         method: str | None = "POST",
+        path: str | None = None,
     ) -> Fault:
         """Answer ``status`` (e.g. 500/503, or 403 with code 50001/50013, 404 with 10003)."""
         default = {403: "Missing Permissions", 404: "Unknown Channel", 400: "Bad Request"}.get(status)
@@ -603,6 +612,7 @@ class FakeDiscord:
             Fault("status", status=status, code=code, message=text, times=times, method=method),
             channel=channel,
             webhook=webhook,
+            path=path,
         )
 
     def rate_limit(
@@ -613,12 +623,15 @@ class FakeDiscord:
         retry_after: float = 0.5,
         times: int | None = 1,
         is_global: bool = False,
+        method: str = "POST",
+        path: str | None = None,
     ) -> Fault:
-        """Answer 429 with ``retry_after`` (seconds) the next ``times`` POSTs."""
+        """Answer 429 with ``retry_after`` (seconds) the next ``times`` requests with ``method``."""
         return self.inject(
-            Fault("ratelimit", retry_after=retry_after, times=times, is_global=is_global, method="POST"),
+            Fault("ratelimit", retry_after=retry_after, times=times, is_global=is_global, method=method),
             channel=channel,
             webhook=webhook,
+            path=path,
         )
 
     def hang(
@@ -853,6 +866,8 @@ class FakeDiscord:
             return await self._interaction_callback(int(parts[1]), parts[2], body, rec)
 
         self._check_auth(request)
+        if parts[:1] != ["channels"]:
+            await self._apply_faults(f"path:{route}", method)
         if route == "/gateway" or route == "/gateway/bot":
             data: dict[str, Any] = {"url": self.gateway_url}
             if route == "/gateway/bot":
@@ -1412,6 +1427,17 @@ class FakeDiscord:
                 session.ws = None
             else:
                 await ws.close(code=code)
+
+    async def revoke_token(self, new_token: str = "reset-token") -> None:
+        """The bot's token is reset (Developer Portal → Reset Token): the old one gets 401 from now on, and
+        every gateway session it opened is closed with 4004 (Authentication failed)."""
+        self.token = new_token
+        sessions = list(self.connected_sessions)
+        self._sessions.clear()
+        for session in sessions:
+            if session.ws is not None:
+                session.identified.clear()
+                await session.ws.close(code=4004, message=b"Authentication failed.")
 
     async def invalidate_sessions(self) -> None:
         """Forgets every session and drops the connections: the client's RESUME gets INVALID_SESSION and

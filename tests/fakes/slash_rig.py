@@ -80,9 +80,10 @@ def items(n: int, word: str = "Tartus", age: int = 10) -> list[dict[str, object]
 
 @contextlib.asynccontextmanager
 async def desk_rig(
-    fake: FakeDiscord, feed_host: FeedHost, tmp_path: Path, **env: Any
+    fake: FakeDiscord, feed_host: FeedHost, tmp_path: Path, *, start: dict[str, Any] | None = None, **env: Any
 ) -> AsyncIterator[SlashRig]:
-    """The desk, running: alice (admin role), bob and carol (plain members), 14 items on the wire."""
+    """The desk, running: alice (admin role), bob and carol (plain members), 14 items on the wire.
+    ``start``: keyword arguments for ``start_rig``; ``env``: settings."""
     fake.add_role(ADMIN_ROLE, name="newshound-admins")
     fake.add_member(ADMIN_USER, name="alice", roles=[ADMIN_ROLE])
     fake.add_member(MEMBER, name="bob")
@@ -102,7 +103,7 @@ async def desk_rig(
     }
     values.update(env)
     settings = make_settings(tmp_path, **{k: v for k, v in values.items() if v is not None})
-    rig = await start_rig(fake, settings)
+    rig = await start_rig(fake, settings, **(start or {}))
     try:
         yield rig
     finally:
@@ -274,7 +275,13 @@ class SlashRig:
         return self.app.store.run_sync(lambda s: s.recent_audit(50))
 
 
-async def start_rig(fake: FakeDiscord, settings: Settings, **install_kw: Any) -> SlashRig:
+async def start_rig(
+    fake: FakeDiscord,
+    settings: Settings,
+    *,
+    before_start: Callable[[DiscordRuntime], None] | None = None,
+    **install_kw: Any,
+) -> SlashRig:
     runtime = DiscordRuntime(
         token=fake.token,
         api_base=fake.api_base,
@@ -289,6 +296,8 @@ async def start_rig(fake: FakeDiscord, settings: Settings, **install_kw: Any) ->
     assert runtime.client is not None
     slash = install(runtime.client, app.command_services(), admin_role=settings.admin_role, **install_kw)
     synced = len(fake.requests_to("PUT", "/applications/"))
+    if before_start is not None:
+        before_start(runtime)
     await runtime.start()
     assert await runtime.wait_ready(15), "the bot never got READY"
     async with asyncio.timeout(15):

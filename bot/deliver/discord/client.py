@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,31 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class QuietReconnects(logging.Filter):
+    """discord.py logs every gateway reconnect attempt as ERROR with a full traceback ("Attempting a
+    reconnect in 2.86s"): during an outage that is a screenful per try. Keeps one WARNING line naming the
+    cause instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith("Attempting a reconnect in")):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logged as is
+            return True
+        cause = ""
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            cause = f" after {type(exc).__name__}: {exc}".rstrip(": ")
+        attempt = message[:1].lower() + message[1:]  # "attempting a reconnect in 2.86s"
+        record.msg = redact(f"Discord gateway connection lost{cause}; {attempt}")[:300]
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
 _REDACTED_LOGGERS = (
     "discord.http",
     "discord.client",
@@ -85,7 +111,8 @@ _REDACTED_LOGGERS = (
 
 
 def install_log_redaction(token: str | None = None) -> None:
-    """Adds a ``RedactSecrets`` filter to discord.py's loggers (once per logger; a given token is kept)."""
+    """Adds a ``RedactSecrets`` filter to discord.py's loggers (once per logger; a given token is kept),
+    and ``QuietReconnects`` to ``discord.client``."""
     for name in _REDACTED_LOGGERS:
         logger = logging.getLogger(name)
         existing = next((f for f in logger.filters if isinstance(f, RedactSecrets)), None)
@@ -93,6 +120,9 @@ def install_log_redaction(token: str | None = None) -> None:
             logger.addFilter(RedactSecrets(token))
         elif token:
             existing.token = token
+    client_log = logging.getLogger("discord.client")
+    if not any(isinstance(f, QuietReconnects) for f in client_log.filters):
+        client_log.addFilter(QuietReconnects())
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +212,14 @@ class NewshoundClient(discord.Client):
         self.endpoints = endpoints or Endpoints(Route.BASE, None, False)
         self.channel_uses = channel_uses or (lambda: ())
         self.report = report
-        self.reported: set[tuple[str, tuple[str, ...]]] = set()
+        #: Problems reported, with when each was first seen; one no longer found is forgotten, so if it
+        #: comes back it is reported again.
+        self.reported: dict[tuple[str, tuple[str, ...]], float] = {}
         self.problems: list[ChannelProblem] = []
         self.checked = asyncio.Event()
         self._setup_hooks: list[Callable[[], Awaitable[None]]] = []
         self._ready_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._background: set[asyncio.Task[Any]] = set()
 
     def on_setup(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Runs ``hook`` inside ``setup_hook`` (the loop is running; the gateway is not connected yet)."""
@@ -212,7 +245,36 @@ class NewshoundClient(discord.Client):
                 DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
                 log.info("gateway from %s: %s", Route.BASE, url)
         for hook in self._setup_hooks:
-            await hook()
+            try:
+                await hook()
+            except Exception:  # a start-up extra (e.g. registering slash commands) never fails the login
+                log.exception("start-up hook failed")
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        """Holds a background task of this client until it ends; ``close`` cancels it."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await super().close()
+
+    async def reopen(self) -> None:
+        """Makes the client ready for another ``login`` after a failed one, or after discord.py closed it
+        (a fatal gateway close such as 4010–4014). Closes what is left, forgets the user (so nothing sends
+        through a closed session meanwhile: ``user`` is None until the next login), and binds a fresh
+        HTTP session and connector at the next login. Views and dynamic items (page buttons) are kept.
+
+        discord.py's own ``clear`` would drop them, and does not rebind the event loop that ``close``
+        unset; this does what ``clear`` and ``login`` do for a new client, minus that."""
+        await self.close()
+        self._closing_task = None
+        self._connection.clear(views=False)
+        self.http.clear()
+        # Closing the session closed its connector too; static_login makes a new one when it is unset.
+        self.http.connector = discord.utils.MISSING
+        await self._async_setup_hook()  # the running loop, and a new "ready" event
 
     def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
         if event == "connect" and self.endpoints.gateway and self.ws is not None:
@@ -276,9 +338,12 @@ class NewshoundClient(discord.Client):
             log.exception("channel permission check failed")
             problems = []
         self.problems = problems
+        current = {p.key for p in problems}
+        for gone in [key for key in self.reported if key not in current]:
+            del self.reported[gone]  # fixed (or no longer used by a rule)
         fresh = [p for p in problems if p.key not in self.reported]
         for problem in fresh:
-            self.reported.add(problem.key)
+            self.reported[problem.key] = time.time()
             log.warning("Discord: %s", problem.describe())
         if self.report is not None:
             for problem in fresh:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 import discord
@@ -20,10 +21,13 @@ from bot.deliver.discord.client import (
     redact,
 )
 from bot.deliver.discord.sink import AdminChannelUnavailable, DiscordDelivery, DiscordSink, WebhookSink
+from bot.store import NoticeDraft
 
 log = logging.getLogger(__name__)
 
 LOGIN_RETRY_MAX = 60.0
+REJECTED = "DISCORD_TOKEN was rejected by Discord (401 Unauthorized)"
+REVOKED = "DISCORD_TOKEN was rejected by Discord (gateway closed with 4004: authentication failed)"
 CLOSE_TIMEOUT = 3.0
 
 
@@ -67,7 +71,10 @@ class DiscordRuntime:
         self.sink = DiscordDelivery(channels=self.channels, webhooks=self.webhooks, fallback=fallback)
         self.login_done = asyncio.Event()  # set when logged in, or when login failed for good
         self.login_error: str | None = None  # set when Discord rejected the token
+        self.rejected = asyncio.Event()  # set with login_error: at start-up, or a 4004 close later
+        self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._queue_notice: Callable[[NoticeDraft], Awaitable[None]] | None = None
 
     def on_ready(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Runs ``hook`` after every READY / RESUMED (the gateway is back)."""
@@ -79,10 +86,23 @@ class DiscordRuntime:
         if self.client is not None and self.client.is_ready():
             await self.client.check_channels()
 
+    def queue_notices_with(self, queue: Callable[[NoticeDraft], Awaitable[None]]) -> None:
+        """Channel-check notices go through ``queue`` (the store's notices outbox: kept until the admin
+        channel takes them, and retried) instead of being posted once."""
+        self._queue_notice = queue
+
     async def _report(self, problem: ChannelProblem) -> None:
-        if self.channels is not None:
+        text = f"Newshound {problem.describe()}."
+        if self._queue_notice is not None:
+            assert self.client is not None
+            seen = self.client.reported.get(problem.key, 0.0)
+            # One notice per occurrence of a problem: the same key again (a new READY, a reload) is a
+            # no-op; a problem fixed and back later is a new occurrence, with a new key.
+            key = f"channel:{problem.channel}:{','.join(problem.missing) or 'not visible'}:{seen:.3f}"
+            await self._queue_notice(NoticeDraft(key=key, kind="channel", text=text))
+        elif self.channels is not None:
             try:
-                await self.channels.notify_admin(f"Newshound {problem.describe()}.")
+                await self.channels.notify_admin(text)
             except AdminChannelUnavailable as exc:
                 log.warning("could not post to the admin channel: %s", exc)
 
@@ -92,20 +112,61 @@ class DiscordRuntime:
             return
         self._task = asyncio.create_task(self._run(), name="discord")
 
+    def _reject(self, error: str) -> None:
+        """Discord refused the token: ``run`` stops (exit 2) and nothing waits for a login any more."""
+        assert self.channels is not None
+        self.login_error = error
+        log.error("%s", error)
+        self.login_done.set()
+        self.rejected.set()
+        self.channels.logged_in.set()
+
     async def _run(self) -> None:
-        assert self.client is not None and self.channels is not None and self.token
+        """Logs in and connects; when the gateway ends for good (discord.py closes the client on the close
+        codes it cannot resume: 4010–4014), logs in and connects afresh, with backoff. A 4004 close
+        (authentication failed: the token was reset or revoked) is a rejected token, as at start-up."""
+        assert self.client is not None
+        delay = 1.0
+        while not self._closing:
+            if not await self._log_in():
+                return
+            started = time.monotonic()
+            try:
+                await self.client.connect(reconnect=True)
+            except asyncio.CancelledError:
+                raise
+            except discord.ConnectionClosed as exc:
+                if exc.code == 4004:
+                    await self._reset_http()  # sends report "not connected" instead of a closed session
+                    self._reject(REVOKED)
+                    return
+                reason = f"the gateway closed with code {exc.code}"
+            except Exception as exc:  # e.g. disallowed intents (4014), or the gateway not found
+                reason = redact(str(exc))[:300]
+            else:
+                reason = "the client was closed"
+            if self._closing:
+                return
+            if time.monotonic() - started > LOGIN_RETRY_MAX:
+                delay = 1.0  # it was up for a while: this is a new trouble, not the same one again
+            log.error("Discord connection ended (%s); logging in again in %.0f s", reason, delay)
+            await self._reset_http()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LOGIN_RETRY_MAX)
+
+    async def _log_in(self) -> bool:
+        """Logs in, retrying with backoff while Discord is unreachable or failing; False when Discord
+        rejected the token."""
+        assert self.client is not None and self.token
         delay = 1.0
         while True:
             try:
                 await self.client.login(self.token)
                 break
             except discord.LoginFailure:
-                self.login_error = "DISCORD_TOKEN was rejected by Discord (401 Unauthorized)"
-                log.error("%s", self.login_error)
                 await self._reset_http()
-                self.login_done.set()
-                self.channels.logged_in.set()
-                return
+                self._reject(REJECTED)
+                return False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Discord unreachable or failing: keep trying, polling goes on
@@ -117,21 +178,19 @@ class DiscordRuntime:
                 delay = min(delay * 2, LOGIN_RETRY_MAX)
         log.info("logged in to Discord as %s", self.client.user)
         self.login_done.set()
-        self.channels.logged_in.set()
-        try:
-            await self.client.connect(reconnect=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the gateway gave up (e.g. disallowed intents); REST delivery goes on
-            log.error("Discord gateway connection ended: %s", redact(str(exc))[:300])
+        if self.channels is not None:
+            self.channels.logged_in.set()
+        return True
 
     async def _reset_http(self) -> None:
-        """Closes the half-opened HTTP session after a failed login. That also closes its connector,
-        which discord.py would reuse on the next login; unset, it makes a new one."""
+        """After a failed login, or a gateway that ended for good: closes what is left of the HTTP
+        session and forgets the logged-in user, so sends wait for the next login instead of going
+        through a closed session (see ``NewshoundClient.reopen``)."""
         assert self.client is not None
-        with contextlib.suppress(Exception):
-            await self.client.http.close()
-        self.client.http.connector = discord.utils.MISSING
+        try:
+            await self.client.reopen()
+        except Exception:  # never stop trying to log in over a cleanup problem
+            log.debug("resetting the Discord client failed", exc_info=True)
 
     async def wait_logged_in(self, within: float) -> bool:
         """True once logged in (False on a rejected token or after ``within`` seconds)."""
@@ -157,12 +216,13 @@ class DiscordRuntime:
 
     async def close(self) -> None:
         """Disconnects (bounded: a gateway that no longer answers must not hold up a SIGTERM)."""
+        self._closing = True
+        if self._task is not None:  # first, so it does not log in again while the client closes
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
         if self.client is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await self.client.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
         await self.sink.close()

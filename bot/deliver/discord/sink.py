@@ -8,7 +8,8 @@ HTTP attempt; webhooks by ``Webhook.send`` — and never raise for delivery prob
 * 5xx, timeouts, connection errors → ``retry`` (the worker backs off);
 * 429 → discord.py waits inside ``send`` as told (each channel is its own bucket, and the worker runs each
   target in its own task, so one channel's wait never holds up another); a wait longer than the client's
-  ``max_ratelimit_timeout`` comes back as ``retry`` with Discord's ``retry_after``;
+  ``max_ratelimit_timeout`` comes back as ``retry`` with Discord's ``retry_after`` — for webhooks too,
+  whose discord.py code has no such limit: ``WebhookSink`` watches the answers and cuts the wait short;
 * 403 / 404 / other 4xx → ``failed`` with the reason (the worker tells the admin channel once).
 
 Exactly once: a channel message carries a nonce derived from the outbox row (``nonce_for``) and discord.py
@@ -23,9 +24,13 @@ docs/discord.md for what that guarantees).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,13 +110,19 @@ def classify(exc: BaseException) -> DeliveryResult:
             return DeliveryResult.retry(text, after=60.0)
         if exc.status >= 500 or exc.status in (408, 425):
             return DeliveryResult.retry(text)
+        if exc.status == 401 and exc.code == 50027:  # Invalid Webhook Token: the URL is wrong, for good
+            return DeliveryResult.failed(f"{text} — the webhook URL's token is wrong; copy the URL again")
         if exc.status == 401:
-            return DeliveryResult.retry(f"{text} — check DISCORD_TOKEN / the webhook URL", after=300.0)
+            return DeliveryResult.retry(f"{text} — check DISCORD_TOKEN", after=300.0)
         return DeliveryResult.failed(text)
     if isinstance(exc, TimeoutError):
         return DeliveryResult.retry("Discord did not answer in time")
     if isinstance(exc, aiohttp.ClientError | OSError | discord.GatewayNotFound | discord.ConnectionClosed):
         return DeliveryResult.retry(redact(f"cannot reach Discord: {type(exc).__name__}: {exc}")[:300])
+    if isinstance(exc, RuntimeError) and "closed" in str(exc).lower():
+        # aiohttp's "Session is closed": discord.py closed the client (a gateway close it cannot resume)
+        # and the bot is logging in again.
+        return DeliveryResult.retry("not connected to Discord (the session was closed; reconnecting)")
     raise exc
 
 
@@ -174,6 +185,7 @@ async def find_posted(
         aiohttp.ClientError,
         OSError,
         TimeoutError,
+        RuntimeError,  # a closed session (the bot is reconnecting)
         KeyError,
         ValueError,
     ) as exc:
@@ -230,7 +242,7 @@ class DiscordSink:
     ) -> DeliveryResult:
         """Sends ``rendered`` to ``channel_id``. ``since``: a previous attempt started then — look for it
         in the channel first."""
-        if not await self._wait_logged_in():
+        if not await self._wait_logged_in() or self.client.is_closed():
             return DeliveryResult.retry("not connected to Discord yet")
         if since is not None:
             found = await find_posted(
@@ -264,7 +276,7 @@ class DiscordSink:
                     data = await self.client.http.request(
                         route, json=params.payload, timeout=aiohttp.ClientTimeout(total=self.timeout)
                     )
-        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError, RuntimeError) as exc:
             return classify(exc)
         message_id = data.get("id") if isinstance(data, dict) else None
         if not message_id:
@@ -305,6 +317,40 @@ class DiscordSink:
             log.warning("the admin channel refuses notices (%s): %s", result.error, text)
 
 
+@dataclass(slots=True)
+class _RateLimitWatch:
+    """One webhook send: notes a 429 whose wait is longer than ``limit``, and cancels the send (which
+    discord.py's webhook code would otherwise sleep through, however long Discord asked it to wait)."""
+
+    limit: float
+    send: asyncio.Task[Any] | None = None
+    retry_after: float | None = None
+
+
+_WATCH: contextvars.ContextVar[_RateLimitWatch | None] = contextvars.ContextVar("webhook_watch", default=None)
+
+
+async def _on_webhook_answer(
+    _session: aiohttp.ClientSession, _ctx: Any, params: aiohttp.TraceRequestEndParams
+) -> None:
+    """aiohttp trace hook of the webhook session: runs in the send's own task, so it sees its watch."""
+    watch = _WATCH.get()
+    response = params.response
+    if watch is None or response.status != 429 or not response.headers.get("Via"):
+        return  # a 429 without Via is Cloudflare's: discord.py raises it at once
+    retry_after: float | None = None
+    with contextlib.suppress(Exception):  # the body is cached: discord.py reads the same bytes next
+        body = json.loads(await response.read())
+        retry_after = float(body["retry_after"])
+    if retry_after is None:
+        header = response.headers.get("X-RateLimit-Reset-After") or response.headers.get("Retry-After")
+        with contextlib.suppress(TypeError, ValueError):
+            retry_after = float(header or "")
+    if retry_after is not None and retry_after > watch.limit and watch.send is not None:
+        watch.retry_after = retry_after
+        watch.send.cancel()
+
+
 class WebhookSink:
     """Posts alerts through webhook URLs (``Target.webhook``), with the feed's username and avatar.
 
@@ -320,9 +366,12 @@ class WebhookSink:
         timeout: float = 60.0,
         client: discord.Client | None = None,
         admin: Callable[[str], Awaitable[None]] | None = None,
+        max_wait: float = 30.0,
     ) -> None:
         install_log_redaction()  # discord.py logs webhook URLs (with their token) at DEBUG
         self.timeout = timeout
+        #: A 429 asking to wait longer than this comes back as a retry at Discord's time (as for channels).
+        self.max_wait = max_wait
         self.client = client
         self.admin = admin
         self._session: aiohttp.ClientSession | None = None
@@ -333,8 +382,12 @@ class WebhookSink:
         if self._session is None or self._session.closed:
             # Each HTTP attempt is bounded (discord.py's webhook code retries 5xx and waits out 429s
             # between attempts, outside this timeout).
+            trace = aiohttp.TraceConfig()
+            trace.on_request_end.append(_on_webhook_answer)
             self._session = aiohttp.ClientSession(
-                cookie_jar=aiohttp.DummyCookieJar(), timeout=aiohttp.ClientTimeout(total=self.timeout)
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                trace_configs=[trace],
             )
         return self._session
 
@@ -389,19 +442,39 @@ class WebhookSink:
                     return DeliveryResult.sent(found)
         username = webhook_username(target.username)
         avatar = safe_url(target.avatar)
+        send = hook.send(
+            content=rendered.content,
+            embed=discord.Embed.from_dict(rendered.embed),
+            username=username or discord.utils.MISSING,
+            avatar_url=avatar or discord.utils.MISSING,
+            allowed_mentions=allowed_mentions(rendered),
+            wait=True,
+        )
         try:
-            async with asyncio.timeout(5 * (self.timeout + 9.0) + 60.0):
-                message = await hook.send(
-                    content=rendered.content,
-                    embed=discord.Embed.from_dict(rendered.embed),
-                    username=username or discord.utils.MISSING,
-                    avatar_url=avatar or discord.utils.MISSING,
-                    allowed_mentions=allowed_mentions(rendered),
-                    wait=True,
-                )
+            async with asyncio.timeout(5 * (self.timeout + 9.0) + 2 * self.max_wait):
+                message = await self._watched(send)
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             return classify(exc)
         return DeliveryResult.sent(str(message.id))
+
+    async def _watched(self, send: Coroutine[Any, Any, discord.WebhookMessage]) -> discord.WebhookMessage:
+        """Runs a webhook ``send`` in a task of its own, under a ``_RateLimitWatch``: discord.py's webhook
+        code sleeps through every 429 (no ``max_ratelimit_timeout`` there), so a long one cancels the
+        send — nothing was posted — and raises ``RateLimited`` with Discord's ``retry_after``."""
+        watch = _RateLimitWatch(limit=self.max_wait)
+        reset = _WATCH.set(watch)
+        try:
+            task = asyncio.create_task(send)  # copies the context: the trace hook finds ``watch``
+        finally:
+            _WATCH.reset(reset)
+        watch.send = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if watch.retry_after is None or (current is not None and current.cancelling()):
+                raise
+            raise discord.RateLimited(watch.retry_after) from None
 
     async def send(self, item: OutboxAlert) -> DeliveryResult:
         return await self.post(item.target, render_alert(item.alert), since=item.sending_at)
