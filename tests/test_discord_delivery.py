@@ -626,8 +626,8 @@ async def test_while_running_a_burst_waits_for_its_window_then_sends_one_digest(
 async def test_after_a_restart_the_next_digest_still_waits_a_window(
     fake_discord: FakeDiscord, tmp_path: Path
 ) -> None:
-    """At most one digest per window, across a restart: when the last digest went out is read from the
-    outbox. (Kept in memory, a restarted worker would send the next alerts one by one at once.)"""
+    """At most one digest per window, across a restart: what went out when is read from the outbox. (Kept
+    in memory, a restarted worker would send the next alerts one by one at once.)"""
     from datetime import datetime
 
     def posted(message: dict[str, Any]) -> float:
@@ -649,18 +649,41 @@ async def test_after_a_restart_the_next_digest_still_waits_a_window(
     second = await make_rig(fake_discord, db, burst_limit=3, burst_window=window)
     try:
         second.run()
-        # Only the digest's two alerts fall in the window now: fewer than the limit, but a digest just
-        # went out, so these wait for the window after it and go out together.
-        await second.add(CH, alert("A5"), alert("A6"))
+        # The burst is read back from the outbox: the digest is one message in the window, so two more
+        # go one by one, and then the burst is on again — its digest waits for a window after the last.
+        await second.add(CH, *(alert(f"A{i}") for i in range(5, 10)))
         assert time.time() < posted(digest) + window, "the restart took longer than the window"
-        await until(lambda: len(fake_discord.channel_messages(ALERTS)) >= 5)
+        await until(lambda: len(fake_discord.channel_messages(ALERTS)) >= 7)
         await asyncio.sleep(0.3)
         messages = fake_discord.channel_messages(ALERTS)
-        assert len(messages) == 5, titles(fake_discord, ALERTS)
-        assert messages[4]["embeds"][0]["title"] == "2 more alerts in the last minute"
-        assert posted(messages[4]) >= posted(digest) + window - 0.05
+        assert titles(fake_discord, ALERTS)[4:] == ["A5", "A6", "3 more alerts in the last minute"]
+        assert posted(messages[6]) >= posted(digest) + window - 0.05
     finally:
         await second.close()
+
+
+async def test_after_a_burst_a_channel_gets_its_alerts_one_by_one_again(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """A digest is one message: once fewer messages than the limit fall in the window, alerts go one by
+    one again. (Counting the digest's alerts, or holding every alert for a window after any digest, kept a
+    channel with steady traffic below the limit on a digest a minute for ever.)"""
+    window = 1.0
+    r = await make_rig(fake_discord, tmp_path / "newshound.db", burst_limit=3, burst_window=window)
+    try:
+        r.run()
+        await r.add(CH, *(alert(f"A{i}") for i in range(6)))  # A0-A2 one by one, A3-A5 a digest
+        await until(lambda: len(fake_discord.channel_messages(ALERTS)) >= 4)
+        assert titles(fake_discord, ALERTS)[3] == "3 more alerts in the last minute"
+        await asyncio.sleep(window * 0.3)  # the digest is in the window: one message, not three alerts
+        for i in range(6, 9):  # steady traffic below the limit: two alerts a window
+            await r.add(CH, alert(f"A{i}"))
+            r.worker.wake()
+            await asyncio.sleep(window / 2)
+        await until(lambda: len(fake_discord.channel_messages(ALERTS)) >= 7)
+        assert titles(fake_discord, ALERTS)[4:] == ["A6", "A7", "A8"]
+    finally:
+        await r.close()
 
 
 async def test_an_alert_whose_answer_was_lost_in_a_burst_is_not_repeated_in_a_digest(

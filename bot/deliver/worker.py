@@ -12,9 +12,10 @@
   failed with the reason and tells the admin channel once per target and reason: the notice is queued in
   the store's notices outbox and sent by a ``NoticeSender``, so an admin channel that is down for a while
   (or a restart) delays it but never loses it.
-* **Bursts** — when more than ``burst_limit`` alerts went to one target within ``burst_window`` seconds,
-  the rest are held until that window has passed and then go out as one digest message (headline + link
-  of each), all marked sent with the digest's message id; after a digest, the next one waits a window.
+* **Bursts** — when ``burst_limit`` messages went to one target within ``burst_window`` seconds (a digest
+  counts as one), the rest are held until that window has passed and then go out as one digest message
+  (headline + link of each), all marked sent with the digest's message id; after a digest, the next one
+  waits a window, and once the window holds fewer messages than the limit, alerts go one by one again.
   Both are read from the outbox, so a restart keeps to them. ``drain`` (``newshound once``) sends the
   digest at once instead of waiting. An alert whose own send has an unknown outcome (``sending_at``) is
   retried on its own, never folded into a digest, so the check for it in the channel finds it.
@@ -153,20 +154,17 @@ class DeliveryWorker:
         """Until when ``target``'s pending alerts are held for a digest, or None when not in a burst (or
         the sink does not collapse bursts to it).
 
-        In a burst when ``burst_limit`` alerts were sent to ``key`` within the last ``burst_window``
-        seconds (held until the oldest of them is a window old), or when a digest went out less than a
-        window ago (held until a window after it: at most one digest per window)."""
+        In a burst when ``burst_limit`` messages went to ``target`` within the last ``burst_window``
+        seconds, a digest counting as one: held until the oldest of them is a window old, and at least a
+        window after the last digest (at most one digest per window). Once fewer messages than the limit
+        fall in the window, alerts go one by one again: a burst does not turn a channel's steady traffic
+        into a digest a minute."""
         if self.burst_limit <= 0 or not isinstance(self.sink, DigestSink) or not self.sink.collapses(target):
             return None
         times, last = await self.store.call(Store.sent_since, target.key, now - self.burst_window)
-        recent_digest = last is not None and now < last + self.burst_window
-        if len(times) < self.burst_limit and not recent_digest:
+        if len(times) < self.burst_limit:
             return None
-        hold = (
-            times[len(times) - self.burst_limit] + self.burst_window
-            if len(times) >= self.burst_limit
-            else now
-        )
+        hold = times[len(times) - self.burst_limit] + self.burst_window
         if last is not None:
             hold = max(hold, last + self.burst_window)
         return hold

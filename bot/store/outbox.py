@@ -162,23 +162,26 @@ class Outbox(Connection):
         return out
 
     def sent_since(self, target_key: str, since: float) -> tuple[list[float], float | None]:
-        """For burst detection: when alerts to ``target_key`` were sent at or after ``since``, oldest
-        first, and when the latest digest among them went out (several alerts sent as one message: one
-        message id), or None. Read from the outbox, so a restart forgets neither."""
+        """For burst detection: when messages went to ``target_key`` at or after ``since``, oldest first —
+        a digest (several alerts sent as one message: one message id) is one message —, and when the
+        latest digest among them went out, or None. Read from the outbox, so a restart forgets neither."""
         rows = self.db.execute(
             "SELECT sent_at, message_id FROM alerts "
             "WHERE status = 'sent' AND target_key = ? AND sent_at >= ? ORDER BY sent_at",
             [target_key, since],
         ).fetchall()
+        times: list[float] = []
         seen: set[str] = set()
         digest = None
         for at, message_id in rows:
-            if message_id is None:
-                continue
-            if message_id in seen:
+            if message_id is None:  # delivered, but no id known: one message each
+                times.append(float(at))
+            elif message_id in seen:
                 digest = float(at)
-            seen.add(message_id)
-        return [float(r[0]) for r in rows], digest
+            else:
+                seen.add(message_id)
+                times.append(float(at))
+        return times, digest
 
     def retry_now(self, target_keys: Sequence[str] | None = None) -> int:
         """Makes waiting retries due at once (after Discord is seen to be back); returns how many."""
