@@ -564,6 +564,61 @@ async def test_a_webhook_url_with_a_wrong_token_fails_and_tells_the_admin_once(r
     assert rig.fake.channel_messages(OTHER) == []
 
 
+async def test_a_webhook_alert_whose_answer_was_lost_waits_while_the_bot_logs_in_again(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    """The check for an earlier attempt goes through the bot: while it is logging in again (after a fatal
+    gateway close) the check cannot be made, and resending without it would post the alert twice."""
+    from bot.deliver.discord.runtime import DiscordRuntime
+
+    fake = fake_discord
+    runtime = DiscordRuntime(
+        token=fake.token,
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        admin_channel=ADMIN,
+        send_timeout=0.5,
+        guild_ready_timeout=0.05,
+        reidentify_delay=0.0,
+    )
+    store = StoreThread(tmp_path / "nh.db")
+    await store.open()
+    worker = DeliveryWorker(store, runtime.sink, backoff_base=0.05, backoff_max=0.2)
+    await runtime.start()
+    try:
+        assert await runtime.wait_ready(10)
+        url = fake.add_webhook(OTHER)
+        fake.hang(webhook=url.split("/")[-2], after_create=True)
+        (aid,) = await store.run(lambda s: enqueue(s, Target(webhook=url), [alert("W0")], time.time()))
+        assert (await worker.drain()).retried == 1
+        assert len(fake.channel_messages(OTHER)) == 1  # posted; the answer was lost
+        fake.fail(path="/users/@me", method="GET", status=503, times=None)  # logging in again fails
+        await fake.drop_gateway(code=4012)
+        async with asyncio.timeout(10):
+            while runtime.client.user is not None:  # noqa: ASYNC110 - the runtime's own state
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the retry is due
+        report = await worker.drain()
+        assert report.retried == 1 and report.sent == 0
+        assert len(fake.channel_messages(OTHER)) == 1
+        fake.clear_faults()  # logged in again: the earlier attempt is found, not sent again
+        async with asyncio.timeout(10):
+            while runtime.client.user is None:  # noqa: ASYNC110 - the runtime's own state
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        report = await worker.drain()
+        assert report.sent == 1, report
+        (message,) = fake.channel_messages(OTHER)
+        assert (
+            await store.run(
+                lambda s: s.db.execute("SELECT message_id FROM alerts WHERE id = ?", [aid]).fetchone()
+            )
+        )[0] == message["id"]
+    finally:
+        await runtime.close()
+        await store.close()
+
+
 async def test_webhook_resend_after_a_lost_answer_is_recognised(rig: Rig) -> None:
     url = rig.fake.add_webhook(OTHER)
     hook_id = url.split("/")[-2]

@@ -163,7 +163,9 @@ async def find_posted(
     within: float = 30.0,
 ) -> str | None:
     """The id of a message already in ``channel_id`` (posted at or after ``since``, by us / by the webhook)
-    that is this alert, or None. Needs Read Message History; any error means "not found"."""
+    that is this alert, or None. Needs Read Message History: a refusal (403, 404) means "not found", but
+    a check that could not be made for now (a closed session while the bot reconnects, a network error, a
+    5xx, a timeout) raises ``HistoryUnavailable`` — resending then could post the alert twice."""
     after = discord.utils.time_snowflake(datetime.fromtimestamp(max(0.0, since - HISTORY_MARGIN), UTC))
     try:
         async with asyncio.timeout(within):
@@ -180,17 +182,21 @@ async def find_posted(
                 if len(page) < 100:
                     return None
                 after = max(int(m["id"]) for m in page)
+    except (discord.Forbidden, discord.NotFound, KeyError, ValueError) as exc:
+        log.info("history check in channel %s skipped: %s", channel_id, redact(str(exc))[:200])
     except (
         discord.DiscordException,
         aiohttp.ClientError,
         OSError,
         TimeoutError,
         RuntimeError,  # a closed session (the bot is reconnecting)
-        KeyError,
-        ValueError,
     ) as exc:
-        log.info("history check in channel %s skipped: %s", channel_id, redact(str(exc))[:200])
+        raise HistoryUnavailable(redact(str(exc))[:200] or type(exc).__name__) from exc
     return None
+
+
+class HistoryUnavailable(Exception):
+    """The channel's history could not be read for now, so whether an earlier attempt arrived is unknown."""
 
 
 class AdminChannelUnavailable(Exception):
@@ -245,15 +251,18 @@ class DiscordSink:
         if not await self._wait_logged_in() or self.client.is_closed():
             return DeliveryResult.retry("not connected to Discord yet")
         if since is not None:
-            found = await find_posted(
-                self.client,
-                channel_id,
-                since=since,
-                rendered=rendered,
-                nonce=nonce,
-                author_id=self._bot_id(),
-                within=2 * self.timeout,
-            )
+            try:
+                found = await find_posted(
+                    self.client,
+                    channel_id,
+                    since=since,
+                    rendered=rendered,
+                    nonce=nonce,
+                    author_id=self._bot_id(),
+                    within=2 * self.timeout,
+                )
+            except HistoryUnavailable as exc:
+                return DeliveryResult.retry(f"could not check whether the earlier attempt arrived: {exc}")
             if found is not None:
                 log.info(
                     "alert already in channel %s as message %s (sent before a restart)", channel_id, found
@@ -400,8 +409,10 @@ class WebhookSink:
             return self._channels[hook.id]
         try:
             full = await hook.fetch(prefer_auth=False)
-        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError):
-            return None
+        except (discord.Forbidden, discord.NotFound):
+            return None  # the send will say what is wrong with the webhook
+        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError, RuntimeError) as exc:
+            raise HistoryUnavailable(redact(str(exc))[:200] or type(exc).__name__) from exc
         if full.channel_id is not None:
             self._channels[hook.id] = full.channel_id
         return full.channel_id
@@ -425,18 +436,28 @@ class WebhookSink:
             return DeliveryResult.failed("not a Discord webhook URL")
         hook = discord.Webhook.partial(parsed[0], parsed[1], session=self._http())
         self._warn_other_host(target)
-        if since is not None and self.client is not None and self.client.user is not None:
-            channel_id = await self._webhook_channel(hook)
+        if since is not None and self.client is not None:
+            # An earlier attempt may have arrived: look for it through the bot first (with no bot at all,
+            # there is no way to look, and the alert is sent again — docs/discord.md says so).
+            if self.client.user is None or self.client.is_closed():
+                return DeliveryResult.retry("not connected to Discord: will look for the earlier attempt")
+            try:
+                channel_id = await self._webhook_channel(hook)
+            except HistoryUnavailable as exc:
+                return DeliveryResult.retry(f"could not check whether the earlier attempt arrived: {exc}")
             if channel_id is not None:
-                found = await find_posted(
-                    self.client,
-                    channel_id,
-                    since=since,
-                    rendered=rendered,
-                    nonce=nonce,
-                    webhook_id=hook.id,
-                    within=2 * self.timeout,
-                )
+                try:
+                    found = await find_posted(
+                        self.client,
+                        channel_id,
+                        since=since,
+                        rendered=rendered,
+                        nonce=nonce,
+                        webhook_id=hook.id,
+                        within=2 * self.timeout,
+                    )
+                except HistoryUnavailable as exc:
+                    return DeliveryResult.retry(f"could not check whether the earlier attempt arrived: {exc}")
                 if found is not None:
                     log.info("alert already posted by %s as message %s", target.key, found)
                     return DeliveryResult.sent(found)
