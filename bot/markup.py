@@ -16,6 +16,8 @@ import ipaddress
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import idna
+
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -97,9 +99,9 @@ def _netloc(hostname: str, port: int | None) -> str | None:
         except ValueError:
             return None
     else:
-        try:
-            host = hostname.encode("idna").decode("ascii") if not hostname.isascii() else hostname
-        except UnicodeError:
+        try:  # UTS 46, non-transitional, as browsers and Discord: straße.de is not strasse.de
+            host = hostname if hostname.isascii() else idna.encode(hostname, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
             return None
         if not _HOST.fullmatch(host):
             return None

@@ -172,6 +172,8 @@ def test_only_http_links_are_linked() -> None:
         "https://xn--e1afmkfd.xn--p1ai:8443/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8?id=1"
     )
     assert safe_url("https://[2001:db8::1]/a") == "https://[2001:db8::1]/a"
+    assert safe_url("https://straße.de/") == "https://xn--strae-oqa.de/"  # not strasse.de (IDNA 2003)
+    assert safe_url("https://ςοφία.gr/") == "https://xn--kxae4blv.gr/"
     embed = render_alert(make_alert(link="https://тасс.рф/армия/1")).embed
     assert embed["url"] == "https://xn--80a8aab.xn--p1ai/%D0%B0%D1%80%D0%BC%D0%B8%D1%8F/1"
 
