@@ -138,6 +138,22 @@ def test_why_finds_item_by_link_guid_or_tracking_variant(store: Store) -> None:
     assert store.why("https://n.example/3?id=8") == []  # another query parameter is another link
 
 
+def test_why_finds_a_link_whose_query_is_spelt_otherwise(tmp_path: Path) -> None:
+    s = Store(tmp_path / "nh.db")
+    s.sync_feeds([("wire", "https://example.org/rss")], now=0.0)
+    stored = [
+        "https://n.example/search?q=a+b&utm_source=rss",
+        "https://n.example/s?q=caf%C3%A9&utm_source=rss",
+    ]
+    items = [
+        NewItem(Entry(key=f"id:{i}", title=f"Story {i}", link=link), "no_match", "", [], [])
+        for i, link in enumerate(stored)
+    ]
+    s.record_poll(PollRecord(feed="wire", at=T0, next_poll_at=T0 + 60, items=items))
+    assert [r["title"] for r in s.why("https://n.example/search?q=a%20b")] == ["Story 0"]
+    assert [r["title"] for r in s.why("https://n.example/s?q=café")] == ["Story 1"]
+
+
 def test_why_finds_an_item_among_many_links_that_differ_only_in_their_query(tmp_path: Path) -> None:
     s = Store(tmp_path / "nh.db")
     s.sync_feeds([("wire", "https://example.org/rss")], now=0.0)

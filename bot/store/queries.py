@@ -17,6 +17,9 @@ from bot.store.records import (
 #: Items indexed for search per store call by the running bot's background job (``App.index_for_search``):
 #: ~40 ms of the store thread each, so polls waiting for the store are not held up for long.
 SEARCH_INDEX_BATCH = 1000
+#: ``/why``: how many of the newest links like the one asked about are compared when its query parameters
+#: are not found as written (they may be spelt otherwise: ``a+b``, ``a%20b``).
+WHY_SCAN = 5000
 
 
 class Queries(Outbox):
@@ -122,26 +125,17 @@ class Queries(Outbox):
         if not rows and ref.lower().startswith(("http://", "https://")):
             # The same link with other tracking parameters, another #fragment or another case in its host:
             # the stored links that start like it (up to its query, case aside) and hold each of its other
-            # query parameters are normalised and compared, newest first, until enough. (The parameters
-            # are compared in SQL, so a site whose links differ only in their query, like WordPress's
-            # ?p=123, does not make the store normalise every link it has.)
+            # query parameters as written are normalised and compared, newest first, until enough. (The
+            # parameters are compared in SQL, so a site whose links differ only in their query, like
+            # WordPress's ?p=123, does not make the store normalise every link it has.) A parameter may be
+            # spelt otherwise in the stored link (a+b, a%20b): then the newest WHY_SCAN links that start
+            # like it are compared instead.
             norm = normalise_link(ref)
             head, _, query = ref.split("#", 1)[0].partition("?")
             params = [q for q in query.split("&") if q and not TRACKING_PARAMS.match(q.split("=", 1)[0])]
-            where = " AND instr(items.link, ?) > 0" * len(params)
-            cur = self.db.execute(
-                "SELECT items.*, feeds.name AS feed, feeds.url AS feed_url FROM items "  # noqa: S608
-                "JOIN feeds ON feeds.id = items.feed_id WHERE lower(substr(items.link, 1, ?)) = lower(?)"
-                f"{where} ORDER BY items.id DESC",
-                [len(head), head, *params],
-            )
-            cols = [c[0] for c in cur.description]
-            for row in cur:
-                r = dict(zip(cols, row, strict=True))
-                if r["link"] and normalise_link(r["link"]) == norm:
-                    rows.append(r)
-                    if len(rows) == limit:
-                        break
+            rows = self._same_link(norm, head, params, limit)
+            if not rows and params:
+                rows = self._same_link(norm, head, [], limit, scan=WHY_SCAN)
         for r in rows:
             r["outcomes"] = None if r["outcomes"] is None else json.loads(r["outcomes"] or "[]")
             r["alerts"] = self._rows(
@@ -150,6 +144,28 @@ class Queries(Outbox):
                 [r["id"]],
             )
         return rows
+
+    def _same_link(
+        self, norm: str, head: str, params: list[str], limit: int, scan: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored items whose link normalises to ``norm``, among those starting with ``head`` (case aside)
+        and holding each of ``params``, newest first; at most ``limit``, looking at ``scan`` at most."""
+        where = " AND instr(items.link, ?) > 0" * len(params)
+        cur = self.db.execute(
+            "SELECT items.*, feeds.name AS feed, feeds.url AS feed_url FROM items "  # noqa: S608
+            "JOIN feeds ON feeds.id = items.feed_id WHERE lower(substr(items.link, 1, ?)) = lower(?)"
+            f"{where} ORDER BY items.id DESC" + (" LIMIT ?" if scan else ""),
+            [len(head), head, *params, *([scan] if scan else [])],
+        )
+        cols = [c[0] for c in cur.description]
+        found: list[dict[str, Any]] = []
+        for row in cur:
+            r = dict(zip(cols, row, strict=True))
+            if r["link"] and normalise_link(r["link"]) == norm:
+                found.append(r)
+                if len(found) == limit:
+                    break
+        return found
 
     def trend(self, keyword: str, *, since: float, until: float) -> list[tuple[str, int]]:
         """Items per UTC day (``YYYY-MM-DD``) holding ``keyword``, every day in range present (0 if none)."""
