@@ -365,6 +365,63 @@ async def test_a_gateway_outage_logs_one_line_per_reconnect_attempt(
     assert "Traceback" not in caplog.text
 
 
+async def test_a_channel_check_that_fails_forgets_nothing_it_reported() -> None:
+    """A check that could not run knows nothing: the problems it reported stay reported, so the next good
+    check does not report them again (as new, with a new notice)."""
+    from bot.deliver.discord.checks import ChannelUse
+    from bot.deliver.discord.client import NewshoundClient
+
+    state = {"fail": False}
+
+    def uses() -> list[ChannelUse]:
+        if state["fail"]:
+            raise RuntimeError("no rules to read")
+        return [ChannelUse("123456789012345678", "rule 'x'")]
+
+    reported: list[object] = []
+
+    async def report(problem: object) -> None:
+        reported.append(problem)
+
+    client = NewshoundClient(channel_uses=uses, report=report)
+    try:
+        assert len(await client.check_channels()) == 1  # not in that server: reported
+        state["fail"] = True
+        assert len(await client.check_channels()) == 1  # the last known problems
+        state["fail"] = False
+        await client.check_channels()
+        assert len(reported) == 1
+    finally:
+        await client.close()
+
+
+async def test_sigterm_while_the_client_is_being_reset_still_closes_cleanly(
+    fake_discord: FakeDiscord,
+) -> None:
+    """A SIGTERM that cancels the runtime while discord.py is closing the client (to log in again) left a
+    cancelled close behind, which made the runtime's own close raise CancelledError (run exited with a
+    traceback, skipping the store's close). discord.py's HTTP close is slowed to widen that window."""
+    fake_discord.fail(path="/users/@me", method="GET", status=503, times=None)  # logging in keeps failing
+    runtime = DiscordRuntime(
+        token=fake_discord.token, api_base=fake_discord.api_base, gateway_url=fake_discord.gateway_url
+    )
+    assert runtime.client is not None
+    entered = asyncio.Event()
+    close_http = runtime.client.http.close
+
+    async def slow_close() -> None:
+        entered.set()
+        await asyncio.sleep(0.3)
+        await close_http()
+
+    runtime.client.http.close = slow_close  # type: ignore[method-assign]
+    await runtime.start()
+    async with asyncio.timeout(10):
+        await entered.wait()
+    await runtime.close()  # no CancelledError
+    assert runtime.client.is_closed()
+
+
 def test_redact_hides_webhook_and_interaction_tokens() -> None:
     text = "POST https://discord.com/api/v10/webhooks/123456789012345678/AbC-def_123.x?wait=1 token=s3cret"
     assert (

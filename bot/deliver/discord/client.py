@@ -276,6 +276,12 @@ class NewshoundClient(discord.Client):
         self.http.connector = discord.utils.MISSING
         await self._async_setup_hook()  # the running loop, and a new "ready" event
 
+    def forget_cancelled_close(self) -> None:
+        """discord.py keeps the task of a ``close`` and awaits it again on the next ``close``: one that was
+        cancelled (a SIGTERM during ``reopen``) would make every later ``close`` raise CancelledError."""
+        if self._closing_task is not None and self._closing_task.cancelled():
+            self._closing_task = None
+
     def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
         if event == "connect" and self.endpoints.gateway and self.ws is not None:
             # READY just set the resume URL to Discord's; keep resuming through the configured gateway.
@@ -334,9 +340,10 @@ class NewshoundClient(discord.Client):
         """Checks every channel the rules name; reports each new problem once (log + ``report``)."""
         try:
             problems = self.channel_problems(self.channel_uses())
-        except Exception:
+        except Exception:  # nothing is known: what was reported stays reported (and is not said again)
             log.exception("channel permission check failed")
-            problems = []
+            self.checked.set()
+            return self.problems
         self.problems = problems
         current = {p.key for p in problems}
         for gone in [key for key in self.reported if key not in current]:

@@ -26,6 +26,10 @@ from bot.store import NoticeDraft
 log = logging.getLogger(__name__)
 
 LOGIN_RETRY_MAX = 60.0
+#: The longest wait before connecting again after the gateway ended for good (a close code discord.py does
+#: not resume). Discord allows 1,000 identifies a day and resets the token beyond: a close that keeps coming
+#: back is retried hourly at most, not every minute.
+GATEWAY_RETRY_MAX = 3600.0
 REJECTED = "DISCORD_TOKEN was rejected by Discord (401 Unauthorized)"
 REVOKED = "DISCORD_TOKEN was rejected by Discord (gateway closed with 4004: authentication failed)"
 CLOSE_TIMEOUT = 3.0
@@ -152,7 +156,7 @@ class DiscordRuntime:
             log.error("Discord connection ended (%s); logging in again in %.0f s", reason, delay)
             await self._reset_http()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, LOGIN_RETRY_MAX)
+            delay = min(delay * 2, GATEWAY_RETRY_MAX)
 
     async def _log_in(self) -> bool:
         """Logs in, retrying with backoff while Discord is unreachable or failing; False when Discord
@@ -222,7 +226,14 @@ class DiscordRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self.client is not None:
-            with contextlib.suppress(Exception):
+            self.client.forget_cancelled_close()  # a close cut short (by the cancel above) is done again
+            try:
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await self.client.close()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this close itself is being cancelled
+            except Exception:
+                log.debug("closing the Discord client failed", exc_info=True)
         await self.sink.close()
