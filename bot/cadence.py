@@ -219,10 +219,11 @@ def escalation(failing_since: float, now: float) -> Escalation:
 # -- overflow --------------------------------------------------------------------------------------------
 
 
-def overflowed(carried: int, new: int, *, first_poll: bool) -> bool:
+def overflowed(carried: int, new: int, *, first_poll: bool, had_items: bool = True) -> bool:
     """Whether a feed that carries ``carried`` distinct items, ``new`` of them unseen, has probably dropped
-    items between this poll and the last (see the module docstring)."""
-    return not first_poll and carried >= OVERFLOW_MIN_ITEMS and new >= carried
+    items between this poll and the last (see the module docstring). A feed that had no items before
+    (empty until now) has dropped nothing."""
+    return not first_poll and had_items and carried >= OVERFLOW_MIN_ITEMS and new >= carried
 
 
 # -- silence ---------------------------------------------------------------------------------------------

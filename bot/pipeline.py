@@ -503,7 +503,10 @@ class Poller:
         hint = cadence.cache_hint(fetched.headers, parsed.ttl_seconds, at)
         carried = len({e.key for e in parsed.entries})
         window = None
-        if cadence.overflowed(carried, len(fresh), first_poll=first_poll) and state.last_ok_at is not None:
+        if (
+            cadence.overflowed(carried, len(fresh), first_poll=first_poll, had_items=state.items_total > 0)
+            and state.last_ok_at is not None
+        ):
             window = max(0.0, at - state.last_ok_at)
         delay = cadence.success_delay(interval, times=times, now=at, hint=hint, overflow_window=window)
         next_at = cadence.next_poll_at(
@@ -688,10 +691,11 @@ class Poller:
         if interval is None:
             remedy = f"It is polled adaptively: the next poll is in {cadence.span(delay)}."
         else:
-            shorter = format_duration(max(60.0, interval / 2))
+            half = max(1.0, round(interval / 2))
             remedy = (
-                f"Its interval is fixed at {format_duration(interval)}: set `interval: {shorter}` "
-                "(or `auto`) on it in keywords.yaml to poll it more often."
+                f"Its interval is fixed at {format_duration(interval)}: set "
+                f"`interval: {format_duration(half)}` (or `auto`) on it in keywords.yaml to poll it more "
+                + ("often (under a minute is allowed, with a warning)." if half < 60 else "often.")
             )
         log.warning(
             "feed %s: all %d items were new since the last read %s ago", name, carried, cadence.span(window)

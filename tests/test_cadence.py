@@ -68,6 +68,7 @@ def test_an_overflowing_feed_is_polled_twice_as_often_as_the_window_it_overflowe
     assert not cadence.overflowed(20, 20, first_poll=True)  # a first poll: everything is new
     assert not cadence.overflowed(20, 19, first_poll=False)  # one item was already known: no gap
     assert not cadence.overflowed(4, 4, first_poll=False)  # too few items to tell
+    assert not cadence.overflowed(20, 20, first_poll=False, had_items=False)  # empty until now
     quiet = [NOW - i * 6 * 3600 for i in range(1, 20)]  # an item every 6 h: polled every 6 h
     assert cadence.success_delay(None, times=quiet, now=NOW) == cadence.MAX_AUTO
     assert cadence.success_delay(None, times=quiet, now=NOW, overflow_window=3600) == 1800

@@ -447,8 +447,16 @@ async def test_a_feed_that_overflowed_between_polls_is_reported_and_polled_soone
     clock = Clock()
     feed_host.set("/busy.xml", rss(items(clock, 8, every_hours=2)))  # adaptive: polled every ~2 h
     feed_host.set("/fixed.xml", rss(items(clock, 8, every_hours=2, start=500)))
+    feed_host.set("/quick.xml", rss(items(clock, 8, every_hours=2, start=700)))
+    feed_host.set("/empty.xml", rss([]))  # a feed with nothing in it yet
     setup_rules(
-        settings, [("busy", feed_host.url("/busy.xml"), None), ("fixed", feed_host.url("/fixed.xml"), "1h")]
+        settings,
+        [
+            ("busy", feed_host.url("/busy.xml"), None),
+            ("fixed", feed_host.url("/fixed.xml"), "1h"),
+            ("quick", feed_host.url("/quick.xml"), "30s"),
+            ("empty", feed_host.url("/empty.xml"), "1h"),
+        ],
     )
     app = make_app(clock=clock)
     sink: Captured = app.sink  # type: ignore[assignment]
@@ -464,6 +472,8 @@ async def test_a_feed_that_overflowed_between_polls_is_reported_and_polled_soone
         # Every item new, on both feeds: stories were pushed out unseen.
         feed_host.set("/busy.xml", rss(items(clock, 8, every_hours=0.1, start=200)))
         feed_host.set("/fixed.xml", rss(items(clock, 8, every_hours=0.1, start=600)))
+        feed_host.set("/quick.xml", rss(items(clock, 8, every_hours=0.1, start=800)))
+        feed_host.set("/empty.xml", rss(items(clock, 8, every_hours=0.1, start=900)))  # its first items
         await app.once()
         busy = next(t for t in sink.admin if t.startswith("Feed busy "))
         assert busy.startswith(
@@ -473,6 +483,9 @@ async def test_a_feed_that_overflowed_between_polls_is_reported_and_polled_soone
         assert busy.endswith("It is polled adaptively: the next poll is in 30 min.")
         fixed = next(t for t in sink.admin if t.startswith("Feed fixed "))
         assert "Its interval is fixed at 1h: set `interval: 30m` (or `auto`) on it in keywords.yaml" in fixed
+        quick = next(t for t in sink.admin if t.startswith("Feed quick "))  # shorter, not "1m"
+        assert "fixed at 30s: set `interval: 15s` (or `auto`)" in quick and "with a warning" in quick
+        assert not any(t.startswith("Feed empty ") for t in sink.admin)  # empty until now: nothing dropped
         state = await health(app, "busy")
         assert state.poll_interval <= 1800 and state.next_poll_at - clock.t <= 1800 * 1.1
         assert (await health(app, "fixed")).next_poll_at == T0.timestamp() + 3 * HOUR  # as written
