@@ -226,7 +226,8 @@ def _feeds_list(_args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     now = time.time()
     for f in feeds:
-        every = f" every {format_duration(f.poll_interval)}" if f.poll_interval else ""
+        # A failing feed's next poll is its backoff, not its interval: only "next in" is said for it.
+        every = f" every {format_duration(f.poll_interval)}" if f.poll_interval and f.status == "ok" else ""
         due = f.next_poll_at - now if f.next_poll_at else 0.0
         nxt = (
             "" if f.status == "paused" else (f", next in {format_duration(due)}" if due > 0 else ", due now")

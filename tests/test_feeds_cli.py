@@ -3,6 +3,7 @@ that ``/feed add`` gives."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from bot.fetch import Fetcher
 from bot.parse.opml import OpmlError, read_opml, write_opml
 from bot.probe import describe_feed
 from bot.rules.load import load_rules
-from bot.store import Store
+from bot.store import PollRecord, Store
 from tests.conftest import CHANNEL, write_rules
 from tests.fakes.feed_host import FeedHost, rss
 from tests.test_cli import NEWSHOUND, env_for, run_cli
@@ -247,17 +248,23 @@ def feeds_file(path: Path, *names: str) -> Path:
 
 async def test_list_and_resume_from_the_command_line(tmp_path: Path) -> None:
     env = env_for(tmp_path)
-    feeds_file(tmp_path / "keywords.yaml", "gone", "fine")
+    feeds_file(tmp_path / "keywords.yaml", "gone", "fine", "flaky")
     store = Store(tmp_path / "nh.db")
     try:
-        store.sync_feeds([("gone", "https://e.org/gone"), ("fine", "https://e.org/fine")], now=0.0)
+        pairs = [("gone", "https://e.org/gone"), ("fine", "https://e.org/fine"), ("flaky", "https://e.org/f")]
+        store.sync_feeds(pairs, now=0.0)
         store.record_failure("gone", 10.0, 20.0, "HTTP 410 Gone", 410, pause=True)
+        soon = time.time() + 600
+        store.record_poll(PollRecord(feed="flaky", at=10.0, next_poll_at=soon, poll_interval=300.0))
+        store.record_failure("flaky", 20.0, soon, "HTTP 503 Service Unavailable", 503)
     finally:
         store.close()
     code, out, _ = await run_cli(NEWSHOUND, "feeds", env=env, cwd=tmp_path)
     assert code == 0
     assert "gone: paused\n  last error (1 failure(s) in a row): HTTP 410 Gone" in out
     assert "fine: new, due now" in out
+    # A failing feed's next poll is its backoff: when, not its interval, as the README says.
+    assert "flaky: degraded, next in 9m" in out or "flaky: degraded, next in 10m" in out, out
 
     code, out, _ = await run_cli(NEWSHOUND, "feeds", "resume", "gone", env=env, cwd=tmp_path)
     assert code == 0 and out.startswith("gone resumed")
