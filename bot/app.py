@@ -364,7 +364,9 @@ class App:
                 log.info("%s", result.message())
                 for hook in self.on_rules_reloaded:
                     await hook()
-            else:
+            else:  # rejected, or restored after a rejection: the admin channel heard of it, so hears this
+                if result.status == "restored":
+                    log.info("%s", result.message())
                 await self.sink.notify_admin(result.message())
         except Exception:
             log.exception("reloading %s failed; the rules in force stay", self.settings.keywords)

@@ -76,6 +76,18 @@ def test_an_edit_is_picked_up_and_a_broken_one_rejected_once(tmp_path: Path) -> 
     assert result is not None and result.status == "reloaded"
     assert not fires(watcher.compiled, "Latakia port")
 
+    # Broken, then put back as it was: nothing to reload, but the rejection reported is over — said once.
+    write_rules(path, GOOD.replace("keywords: [Tartus]", "keywords: [Tartus"))
+    result = watcher.check()
+    assert result is not None and result.status == "rejected"
+    write_rules(path, GOOD)
+    clock.now += 60
+    result = watcher.check()
+    assert result is not None and result.status == "restored"
+    assert result.message() == f"{path} is valid again: it holds the rules in force, which are unchanged"
+    clock.now += 60
+    assert watcher.check() is None
+
 
 def test_a_missing_file_keeps_the_rules(tmp_path: Path) -> None:
     path = write_rules(tmp_path / "keywords.yaml", GOOD)
@@ -188,6 +200,10 @@ async def test_running_bot_picks_up_edits_and_keeps_old_rules_on_a_broken_edit(
         # Logged once, and sent once to the admin channel (the console sink prints it to stderr).
         assert err.text.count("ERROR   bot.rules.reload: keywords.yaml edit rejected") == 1
         assert err.text.count("[admin] keywords.yaml edit rejected") == 1
+        # Mended back to the rules in force: nothing to reload, and the admin channel hears it is over.
+        write("[Tartus, Latakia]")
+        await err.until(lambda t: "is valid again" in t)
+        assert err.text.count(f"[admin] {rules} is valid again") == 1
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 15)

@@ -37,7 +37,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Reload(Generic[T]):
-    status: Literal["reloaded", "rejected"]
+    #: reloaded: new rules in force; rejected: a broken edit, the last good rules stay; restored: the file
+    #: is valid again after a rejected edit, and holds the rules already in force (nothing to reload).
+    status: Literal["reloaded", "rejected", "restored"]
     config: Config | None = None  # the rules in force after this check
     compiled: T | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -48,6 +50,8 @@ class Reload(Generic[T]):
         if self.status == "reloaded" and self.config is not None:
             c = self.config
             return f"{c.path}: rules reloaded — {len(c.feeds)} feed(s), {len(c.rules)} rule(s)"
+        if self.status == "restored" and self.config is not None:
+            return f"{self.config.path} is valid again: it holds the rules in force, which are unchanged"
         n = len(self.problems)
         head = (
             f"keywords.yaml edit rejected ({n} problem{'s' if n != 1 else ''}); "
@@ -99,8 +103,10 @@ class RulesWatcher(Generic[T]):
         except RulesError as exc:
             return self._reject(exc.problems, "missing:" + "".join(map(str, exc.problems)))
         if digest == self.digest:
-            self._rejected = None
-            return None
+            if self._rejected is None:
+                return None
+            self._rejected = None  # a broken edit was reported: say that it is over
+            return Reload("restored", self.config, self.compiled, digest=digest)
         if digest == self._rejected:
             return None
         try:
