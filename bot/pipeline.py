@@ -590,14 +590,14 @@ class Poller:
     async def _not_rekeyed(self, name: str, unseen: list[Entry]) -> list[Entry]:
         """``unseen`` without the entries that are an item feed ``name`` already had under another
         guid/id (same link, headline and date: ``bot.identity.signature``) — not new, not stored again."""
-        signatures = {
-            e.key: sig
+        candidates = {
+            e.key: (sig, e.published.timestamp())
             for e in unseen
-            if (sig := signature(e.link, e.title, e.published.timestamp() if e.published else None))
+            if e.published is not None and (sig := signature(e.link, e.title, e.published.timestamp()))
         }
-        if not signatures:
+        if not candidates:
             return unseen
-        again = await self.store.run(lambda s: s.rekeyed(name, signatures))
+        again = await self.store.run(lambda s: s.rekeyed(name, candidates))
         if again:
             log.debug("feed %s: %d item(s) came back under new ids", name, len(again))
         return [e for e in unseen if e.key not in again]

@@ -55,31 +55,30 @@ def test_a_database_a_newer_newshound_migrated_is_refused_untouched(tmp_path: Pa
     with db:
         # a later version's migrations, and one of another set (not ours to judge)
         for migration_set, name in [
-            ("newshound", "m010_from_the_future"),
-            ("newshound", "m011_further_still"),
+            ("newshound", "m098_from_the_future"),
+            ("newshound", "m099_further_still"),
             ("plugins", "p001_elsewhere"),
         ]:
             db.execute(
                 "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, ?, '2027')",
                 (migration_set, name),
             )
-        # …and undo m009, which is then pending
-        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_item_signatures'")
-        db.execute("DROP TABLE item_signatures")
-        db.execute("ALTER TABLE feeds DROP COLUMN signed")
+        # …and undo m010, which is then pending
+        db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm010_no_item_signatures'")
+        db.execute("CREATE TABLE item_signatures (feed_id INTEGER, sig_hash INTEGER)")
     with pytest.raises(StoreOpenError) as refused:
         Store(path)
     assert refused.value.reason == (
-        "the database was written by a newer Newshound (m010_from_the_future, m011_further_still); "
+        "the database was written by a newer Newshound (m098_from_the_future, m099_further_still); "
         "upgrade Newshound or use another NEWSHOUND_DATABASE"
     )
-    # nothing was migrated: m009 is still pending
-    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'item_signatures'").fetchone() == (0,)
+    # nothing was migrated: m010 is still pending
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'item_signatures'").fetchone() == (1,)
     # a database with only our own migrations (and another set's) opens
     with db:
-        db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm01%'")
+        db.execute("DELETE FROM _sqlite_migrations WHERE name LIKE 'm09%'")
     Store(path).close()
-    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'item_signatures'").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'item_signatures'").fetchone() == (0,)
 
 
 def test_only_unseen_entries_are_new_across_a_restart(store: Store, tmp_path: Path) -> None:
@@ -205,7 +204,7 @@ def test_next_due_at_is_the_earliest_schedule_of_an_active_feed_not_due_yet(tmp_
         store.close()
 
 
-def test_items_stored_before_signatures_were_kept_are_known_under_a_new_id(tmp_path: Path) -> None:
+def test_an_item_stored_by_an_earlier_version_is_known_under_a_new_id(tmp_path: Path) -> None:
     from bot.identity import signature
 
     path = tmp_path / "nh.db"
@@ -231,7 +230,7 @@ def test_items_stored_before_signatures_were_kept_are_known_under_a_new_id(tmp_p
         same = signature("https://e.org/1?utm_source=rss", "Ships in Tartus", 1.8e9)
         other = signature("https://e.org/1", "Ships in Tartus", 1.8e9 + 86400)
         assert same is not None and other is not None
-        assert store.rekeyed("f", {"id:b": same, "id:c": other}) == {"id:b"}
+        assert store.rekeyed("f", {"id:b": (same, 1.8e9), "id:c": (other, 1.8e9 + 86400)}) == {"id:b"}
     finally:
         store.close()
 
@@ -245,24 +244,48 @@ def test_an_item_is_known_by_its_new_headline_after_a_retitle(store: Store) -> N
     later = Entry(key="id:a", title="Blast at Tartus", link=first.link, published=first.published)
     retitled = Retitled(item_id, later, first.title, "new headline")
     store.record_poll(PollRecord(feed="f", at=2000.0, next_poll_at=2060.0, retitled=[retitled]))
-    when = first.published.timestamp() if first.published else None
-    sigs = {"id:b": signature(first.link, "Blast at Tartus", when) or "", "id:c": "nothing"}
+    when = first.published.timestamp() if first.published else 0.0
+    sigs = {"id:b": (signature(first.link, "Blast at Tartus", when) or "", when), "id:c": ("nothing", when)}
     assert store.rekeyed("f", sigs) == {"id:b"}
 
 
-def test_a_feeds_signatures_are_written_only_once_it_is_asked_about(store: Store) -> None:
+def test_an_item_under_a_new_id_is_told_apart_by_its_date_and_feed(store: Store) -> None:
+    from datetime import timedelta
+
     from bot.identity import signature
 
-    def kept() -> int:
-        return int(store.db.execute("SELECT COUNT(*) FROM item_signatures").fetchone()[0])
+    day = entry("a").published
+    assert day is not None
+    same_story = [  # the same headline and link on two days (a daily briefing), and on another feed
+        Entry(
+            key=f"id:{k}",
+            title="Daily briefing",
+            link="https://e.org/brief",
+            published=day + timedelta(days=d),
+        )
+        for k, d in (("mon", 0), ("tue", 1))
+    ]
+    store.record_poll(poll("f", [NewItem(e, "no_match", "") for e in same_story]))
+    other_feed = Entry(
+        key="id:x", title="Elsewhere", link="https://e.org/x", published=day + timedelta(days=2)
+    )
+    store.record_poll(poll("g", [NewItem(other_feed, "no_match", "")]))
 
-    store.record_poll(poll("f", [NewItem(entry("a", "Ships in Tartus"), "no_match", "")]))
-    store.record_poll(poll("g", [NewItem(entry("x", "Elsewhere"), "no_match", "")]))
-    assert kept() == 0  # a first pass over hundreds of feeds computes none
-    a = entry("a", "Ships in Tartus")
-    same = signature(a.link, a.title, a.published.timestamp() if a.published else None)
-    assert same is not None and store.rekeyed("f", {"id:a2": same}) == {"id:a2"}
-    assert kept() == 1 and store.feed("f").signed and not store.feed("g").signed  # type: ignore[union-attr]
-    store.record_poll(poll("f", [NewItem(entry("b", "Later"), "no_match", "")], at=2000.0))
-    store.record_poll(poll("g", [NewItem(entry("y", "Also later"), "no_match", "")], at=2000.0))
-    assert kept() == 2  # from then on kept as f's items are stored; g's still not
+    def candidate(e: Entry) -> tuple[str, float]:
+        assert e.published is not None
+        return signature(e.link, e.title, e.published.timestamp()) or "", e.published.timestamp()
+
+    wed = Entry(
+        key="id:wed", title="Daily briefing", link="https://e.org/brief", published=day + timedelta(days=2)
+    )
+    found = store.rekeyed(
+        "f",
+        {
+            "id:tue-again": candidate(same_story[1]),  # Tuesday's under a new id
+            "id:wed": candidate(wed),  # Wednesday's: new
+            "id:x-here": candidate(other_feed),  # feed g's item is not feed f's
+        },
+    )
+    assert found == {"id:tue-again"}
+    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "item_signatures" not in tables  # nothing is kept for it

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from bot.identity import signature
-from bot.model import STORED_TEXT, Entry
+from bot.model import STORED_TEXT
 from bot.store.notices import Notices
 from bot.store.outbox import Outbox
 from bot.store.records import (
@@ -140,61 +140,32 @@ class Feeds(Notices, Outbox):
         poll compares to notice an item that came back with another headline)."""
         return {k: (int(row[0]), row[1] or "") for k, row in self._seen_rows(feed, keys, ", id, title")}
 
-    def rekeyed(self, feed: str, signatures: Mapping[str, str]) -> set[str]:
-        """Of ``signatures`` (an unseen key → its entry's ``bot.identity.signature``), the keys whose
-        signature an item stored for ``feed`` has: that item under a new guid/id, not a new one. Batched
-        and indexed like ``unseen``.
-
-        A feed's signatures are written only once it is first asked about (``feeds.signed``): then for
-        every item it has, and from then on as items are stored. Most feeds never are (only a poll that
-        meets unseen entries after the feed has items asks), so a first poll of hundreds of feeds stores
-        no signatures at all."""
+    def rekeyed(self, feed: str, candidates: Mapping[str, tuple[str, float]]) -> set[str]:
+        """Of ``candidates`` (an unseen key → its entry's ``bot.identity.signature`` and publication time),
+        the keys whose signature an item stored for ``feed`` has: that item under a new guid/id, not a new
+        one. A signature holds the publication time, so only the feed's items published in the same second
+        (give or take one) are read — through the feed's index, nothing stored for it — and signed here."""
         state = self.feed(feed)
         if state is None:
             raise KeyError(f"unknown feed {feed!r}")
-        if not state.signed:
-            self._sign_feed(state.id)
-        by_hash: dict[int, list[str]] = {}
-        for k, sig in signatures.items():
-            by_hash.setdefault(key_hash(sig), []).append(k)
-        hashes = list(by_hash)
+        wanted: dict[str, list[str]] = {}
+        for key, (sig, _) in candidates.items():
+            wanted.setdefault(sig, []).append(key)
+        seconds = sorted({int(when) + d for _, when in candidates.values() for d in (-1, 0, 1)})
         found: set[str] = set()
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i : i + 500]
+        for i in range(0, len(seconds), 500):
+            chunk = seconds[i : i + 500]
             marks = ",".join("?" * len(chunk))
             cur = self.db.execute(
-                f"SELECT sig_hash FROM item_signatures WHERE feed_id = ? AND sig_hash IN ({marks})",  # noqa: S608
+                "SELECT link, title, published FROM items WHERE feed_id = ? "  # noqa: S608
+                f"AND published IS NOT NULL AND CAST(published AS INTEGER) IN ({marks})",
                 [state.id, *chunk],
             )
-            for (h,) in cur.fetchall():
-                found.update(by_hash[h])
+            for link, title, published in cur:
+                stored = signature(link, title, published)
+                if stored is not None and stored in wanted:
+                    found.update(wanted[stored])
         return found
-
-    def _sign_feed(self, feed_id: int) -> None:
-        """Write the signatures of every item stored for the feed, and mark it signed."""
-        with self.db.atomic():
-            cur = self.db.execute("SELECT link, title, published FROM items WHERE feed_id = ?", [feed_id])
-            while rows := cur.fetchmany(10_000):
-                self._insert_signatures(feed_id, (signature(*row) for row in rows))
-            self.db.execute("UPDATE feeds SET signed = 1 WHERE id = ?", [feed_id])
-
-    def _add_signatures(self, state: FeedState, entries: Iterable[Entry]) -> None:
-        """Remember the signatures of these newly stored entries for ``rekeyed``, if the feed's are kept."""
-        if state.signed:
-            self._insert_signatures(
-                state.id,
-                (
-                    signature(e.link, e.title, e.published.timestamp() if e.published else None)
-                    for e in entries
-                ),
-            )
-
-    def _insert_signatures(self, feed_id: int, signatures: Iterable[str | None]) -> None:
-        rows = [(feed_id, key_hash(sig)) for sig in signatures if sig is not None]
-        if rows:
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO item_signatures (feed_id, sig_hash) VALUES (?, ?)", rows
-            )
 
     def _seen_rows(
         self, feed: str, keys: Sequence[str], columns: str
@@ -281,7 +252,6 @@ class Feeds(Notices, Outbox):
                 raise KeyError(f"unknown feed {rec.feed!r}")
             inserted = 0
             newest_seen = None
-            stored: list[Entry] = []
             for item in rec.items:
                 e = item.entry
                 verdict, reason = item.verdict, item.reason
@@ -319,7 +289,6 @@ class Feeds(Notices, Outbox):
                     continue  # seen meanwhile (same key twice in one feed body)
                 item_id = cur.lastrowid
                 inserted += 1
-                stored.append(e)
                 for o in item.outcomes or ():
                     if o.verdict in ("matched", "excluded", "missing_all"):
                         self.db.execute(
@@ -331,7 +300,6 @@ class Feeds(Notices, Outbox):
                     alert_ids.append(self._enqueue(item_id, planned, rec.at))
             for changed in rec.retitled:
                 alert_ids.extend(self._record_retitled(changed, rec.at))
-            self._add_signatures(state, stored + [changed.entry for changed in rec.retitled])
             self.db.execute(
                 "UPDATE feeds SET title = COALESCE(?, title), last_fetch_at = ?, last_ok_at = ?, "
                 "next_poll_at = ?, etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash), "

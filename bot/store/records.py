@@ -45,8 +45,6 @@ class FeedState:
     poll_interval: float | None = None
     ttl_seconds: int | None = None
     paused_at: float | None = None
-    #: Whether the feed's item signatures are kept (``Store.rekeyed``).
-    signed: bool = False
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FeedState:
