@@ -202,7 +202,8 @@ async def test_running_bot_picks_up_edits_and_keeps_old_rules_on_a_broken_edit(
         assert err.text.count("[admin] keywords.yaml edit rejected") == 1
         # Mended back to the rules in force: nothing to reload, and the admin channel hears it is over.
         write("[Tartus, Latakia]")
-        await err.until(lambda t: "is valid again" in t)
+        await err.until(lambda t: f"[admin] {rules} is valid again" in t)  # logged first, then sent
+        await asyncio.sleep(1.5)  # the file is looked at every second: said once, not again
         assert err.text.count(f"[admin] {rules} is valid again") == 1
     finally:
         proc.send_signal(signal.SIGTERM)
