@@ -85,13 +85,11 @@ class Feeds(Notices, Outbox):
             for name, row in existing.items():
                 if name not in wanted and row["removed_at"] is None:
                     self.db["feeds"].update(row["id"], {"removed_at": now})  # type: ignore[union-attr]
-            for name, wait in (longest_wait or {}).items():
-                self.db.execute(
-                    "UPDATE feeds SET next_poll_at = last_fetch_at + ? WHERE name = ? AND status = 'ok' "
-                    "AND removed_at IS NULL AND last_fetch_at IS NOT NULL "
-                    "AND next_poll_at > last_fetch_at + ?",
-                    [wait, name, wait],
-                )
+            self.db.conn.executemany(
+                "UPDATE feeds SET next_poll_at = last_fetch_at + ? WHERE name = ? AND status = 'ok' "
+                "AND removed_at IS NULL AND last_fetch_at IS NOT NULL AND next_poll_at > last_fetch_at + ?",
+                [(wait, name, wait) for name, wait in (longest_wait or {}).items()],
+            )
             if spread > 0:
                 for name in wanted:
                     phase = (key_hash(name) % 10_000) / 10_000

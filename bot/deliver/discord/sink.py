@@ -151,6 +151,10 @@ def _matches(message: dict[str, Any], rendered: Rendered, nonce: str | None) -> 
     return (first.get("description") or "")[:200] == (want.get("description") or "")[:200]
 
 
+#: What stops a request for now (RuntimeError: a closed session while the bot reconnects).
+_FOR_NOW = (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError, RuntimeError)
+
+
 async def find_posted(
     client: discord.Client,
     channel_id: int,
@@ -184,19 +188,21 @@ async def find_posted(
                 after = max(int(m["id"]) for m in page)
     except (discord.Forbidden, discord.NotFound, KeyError, ValueError) as exc:
         log.info("history check in channel %s skipped: %s", channel_id, redact(str(exc))[:200])
-    except (
-        discord.DiscordException,
-        aiohttp.ClientError,
-        OSError,
-        TimeoutError,
-        RuntimeError,  # a closed session (the bot is reconnecting)
-    ) as exc:
-        raise HistoryUnavailable(redact(str(exc))[:200] or type(exc).__name__) from exc
+    except _FOR_NOW as exc:
+        raise HistoryUnavailable.of(exc) from exc
     return None
 
 
 class HistoryUnavailable(Exception):
     """The channel's history could not be read for now, so whether an earlier attempt arrived is unknown."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> HistoryUnavailable:
+        return cls(redact(str(exc))[:200] or type(exc).__name__)
+
+    def retry(self) -> DeliveryResult:
+        """Try again later, looking first (resending now could post the alert twice)."""
+        return DeliveryResult.retry(f"could not check whether the earlier attempt arrived: {self}")
 
 
 class AdminChannelUnavailable(Exception):
@@ -262,7 +268,7 @@ class DiscordSink:
                     within=2 * self.timeout,
                 )
             except HistoryUnavailable as exc:
-                return DeliveryResult.retry(f"could not check whether the earlier attempt arrived: {exc}")
+                return exc.retry()
             if found is not None:
                 log.info(
                     "alert already in channel %s as message %s (sent before a restart)", channel_id, found
@@ -411,8 +417,8 @@ class WebhookSink:
             full = await hook.fetch(prefer_auth=False)
         except (discord.Forbidden, discord.NotFound):
             return None  # the send will say what is wrong with the webhook
-        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError, RuntimeError) as exc:
-            raise HistoryUnavailable(redact(str(exc))[:200] or type(exc).__name__) from exc
+        except _FOR_NOW as exc:
+            raise HistoryUnavailable.of(exc) from exc
         if full.channel_id is not None:
             self._channels[hook.id] = full.channel_id
         return full.channel_id
@@ -443,11 +449,10 @@ class WebhookSink:
                 return DeliveryResult.retry("not connected to Discord: will look for the earlier attempt")
             try:
                 channel_id = await self._webhook_channel(hook)
-            except HistoryUnavailable as exc:
-                return DeliveryResult.retry(f"could not check whether the earlier attempt arrived: {exc}")
-            if channel_id is not None:
-                try:
-                    found = await find_posted(
+                found = (
+                    None
+                    if channel_id is None
+                    else await find_posted(
                         self.client,
                         channel_id,
                         since=since,
@@ -456,11 +461,12 @@ class WebhookSink:
                         webhook_id=hook.id,
                         within=2 * self.timeout,
                     )
-                except HistoryUnavailable as exc:
-                    return DeliveryResult.retry(f"could not check whether the earlier attempt arrived: {exc}")
-                if found is not None:
-                    log.info("alert already posted by %s as message %s", target.key, found)
-                    return DeliveryResult.sent(found)
+                )
+            except HistoryUnavailable as exc:
+                return exc.retry()
+            if found is not None:
+                log.info("alert already posted by %s as message %s", target.key, found)
+                return DeliveryResult.sent(found)
         username = webhook_username(target.username)
         avatar = safe_url(target.avatar)
         send = hook.send(
